@@ -1,0 +1,33 @@
+"""User-facing errors and the one wrapper every command line uses.
+
+A :class:`PslError` is a problem with the user's input or environment (missing file, truncated
+download, wrong schema). Commands print it as one line, ``error: <message>``, and exit with
+status 2; there is no traceback, because the message already says what to fix. Anything else is a
+bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Sequence
+
+
+class PslError(Exception):
+    """An error the user can act on; its message is one line that names the file and record."""
+
+
+def cli_main(run: Callable[[Sequence[str] | None], int | None], argv: Sequence[str] | None = None) -> int:
+    """Call ``run(argv)`` and turn a :class:`PslError` or Ctrl-C into a one-line message.
+
+    Returns the process exit status: ``run``'s own return value (0 when it returns None), 2 for a
+    :class:`PslError`, 130 for an interrupt.
+    """
+    try:
+        status = run(argv)
+    except PslError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("error: interrupted; nothing already built was changed", file=sys.stderr)
+        return 130
+    return 0 if status is None else int(status)
