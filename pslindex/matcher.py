@@ -1,0 +1,288 @@
+"""Exact peptide search over every Swiss-Prot sequence: a 5-mer index (CSR), built and queried with numba.
+
+Layout on disk, beside ``sprot.duckdb`` in the index folder (all memory-mapped at query time):
+
+``matcher_text.npy`` (uint8, T)
+    All sequences as residue codes 0..24 (``ALPHABET`` order), each followed by a separator (255).
+``matcher_starts.npy`` (int64, N+1)
+    Start of each sequence in the text; ``starts[N]`` is the text length.
+``matcher_offsets.npy`` (int64, 25**5 + 1) and ``matcher_positions.npy`` (int32, number of 5-mers)
+    CSR: the text positions of 5-mer ``c`` are ``positions[offsets[c]:offsets[c+1]]``, ascending.
+``matcher_accessions.txt``
+    The accession of sequence i on line i.
+``matcher_meta.json``
+    Which index build it belongs to, so a stale matcher is refused.
+
+A peptide of length >= 5 is seeded by its rarest 5-mer and every seed is verified against the
+text, so hits are exact. Shorter peptides fall back to an Aho-Corasick scan (pyahocorasick).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import numba
+import numpy as np
+import pandas as pd
+
+from pslindex.classes import ALPHABET
+from pslindex.errors import PslError
+from pslindex.store import index_file, open_index
+
+K = 5
+SIGMA = len(ALPHABET)  # 25
+SEPARATOR = 255
+FILES = ("matcher_text.npy", "matcher_starts.npy", "matcher_offsets.npy", "matcher_positions.npy",
+         "matcher_accessions.txt", "matcher_meta.json")
+
+_ALPHABET_SET = set(ALPHABET)
+_LUT = np.full(256, SEPARATOR, dtype=np.uint8)
+_LUT[np.frombuffer(ALPHABET.encode(), np.uint8)] = np.arange(SIGMA, dtype=np.uint8)
+
+
+def encode(sequences: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Concatenate sequences into residue codes with a separator after each.
+
+    Returns ``text`` (uint8, total + N) and ``starts`` (int64, N + 1).
+    """
+    lengths = np.fromiter((len(s) for s in sequences), dtype=np.int64, count=len(sequences))
+    starts = np.zeros(len(sequences) + 1, dtype=np.int64)
+    np.cumsum(lengths + 1, out=starts[1:])
+    joined = np.frombuffer("\n".join(sequences).encode("ascii") + b"\n", dtype=np.uint8)
+    return _LUT[joined], starts
+
+
+@numba.njit(cache=True)
+def _kmer_codes(text):
+    n = len(text)
+    codes = np.full(max(n - K + 1, 0), -1, dtype=np.int64)
+    for i in range(n - K + 1):
+        code = 0
+        for j in range(K):
+            c = text[i + j]
+            if c == SEPARATOR:
+                code = -1
+                break
+            code = code * SIGMA + c
+        codes[i] = code
+    return codes
+
+
+@numba.njit(cache=True)
+def _counting_sort(codes, n_buckets):
+    counts = np.zeros(n_buckets + 1, dtype=np.int64)
+    for c in codes:
+        if c >= 0:
+            counts[c + 1] += 1
+    offsets = np.cumsum(counts)
+    positions = np.empty(offsets[-1], dtype=np.int32)
+    fill = offsets[:-1].copy()
+    for i in range(len(codes)):
+        c = codes[i]
+        if c >= 0:
+            positions[fill[c]] = i
+            fill[c] += 1
+    return offsets, positions
+
+
+@numba.njit(parallel=True, cache=True)
+def _search(text, offsets, positions, pep_codes, pep_starts, count_only, out_start, out_pep, out_pos):
+    n = len(pep_starts) - 1
+    found = np.zeros(n, dtype=np.int64)
+    for p in numba.prange(n):
+        a, b = pep_starts[p], pep_starts[p + 1]
+        length = b - a
+        best, best_off, best_count = -1, 0, 1 << 62
+        for o in range(length - K + 1):  # the rarest 5-mer of the peptide seeds the search
+            code = 0
+            for j in range(K):
+                code = code * SIGMA + pep_codes[a + o + j]
+            cnt = offsets[code + 1] - offsets[code]
+            if cnt < best_count:
+                best, best_off, best_count = code, o, cnt
+        k = 0
+        for idx in range(offsets[best], offsets[best + 1]):
+            s = positions[idx] - best_off
+            if s < 0 or s + length > len(text):
+                continue
+            ok = True
+            for j in range(length):
+                if text[s + j] != pep_codes[a + j]:
+                    ok = False
+                    break
+            if ok:
+                if not count_only:
+                    out_pep[out_start[p] + k] = p
+                    out_pos[out_start[p] + k] = s
+                k += 1
+        found[p] = k
+    return found
+
+
+@dataclass
+class KmerIndex:
+    """The 5-mer index; :meth:`build` it from sequences, :meth:`save` / :meth:`load` it, :meth:`find`."""
+
+    text: np.ndarray
+    starts: np.ndarray
+    offsets: np.ndarray
+    positions: np.ndarray
+    accessions: list[str]
+
+    @classmethod
+    def build(cls, accessions: list[str], sequences: list[str]) -> KmerIndex:
+        """Index ``sequences`` (letters of ``ALPHABET``); ``accessions[i]`` names ``sequences[i]``."""
+        text, starts = encode(sequences)
+        offsets, positions = _counting_sort(_kmer_codes(text), SIGMA**K)
+        return cls(text, starts, offsets, positions, list(accessions))
+
+    def save(self, folder: Path, meta: dict) -> None:
+        """Write the matcher files into ``folder`` atomically (temporary folder, then rename per file)."""
+        folder = Path(folder)
+        tmp = folder / ".matcher.tmp"
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        for name in ("text", "starts", "offsets", "positions"):
+            np.save(tmp / f"matcher_{name}.npy", getattr(self, name))
+        (tmp / "matcher_accessions.txt").write_text("\n".join(self.accessions) + "\n")
+        (tmp / "matcher_meta.json").write_text(json.dumps(meta, indent=1))
+        for name in FILES:  # meta last: a matcher without its meta file is never used
+            os.replace(tmp / name, folder / name)
+        tmp.rmdir()
+
+    @classmethod
+    def load(cls, folder: Path) -> KmerIndex:
+        """Memory-map a saved matcher; refuse a missing one or one from another index build."""
+        folder = Path(folder)
+        meta_path = folder / "matcher_meta.json"
+        if not meta_path.is_file():
+            raise PslError(f"{meta_path}: no peptide matcher; build it with 'make index' "
+                           "(or python -m pslindex.matcher --build)")
+        meta = json.loads(meta_path.read_text())
+        with open_index(folder) as index:
+            built_at = index.meta().get("built_at")
+        if meta.get("index_built_at") != built_at:
+            raise PslError(f"{meta_path}: matcher belongs to another index build; rebuild it with "
+                           "python -m pslindex.matcher --build")
+        arrays = {n: np.load(folder / f"matcher_{n}.npy", mmap_mode="r") for n in
+                  ("text", "starts", "offsets", "positions")}
+        accessions = (folder / "matcher_accessions.txt").read_text().split("\n")[:-1]
+        return cls(accessions=accessions, **arrays)
+
+    def find(self, peptides: list[str]) -> pd.DataFrame:
+        """Every exact occurrence of every distinct peptide.
+
+        Parameters
+        ----------
+        peptides : list of str, letters of ``ALPHABET``; duplicates are searched once
+
+        Returns
+        -------
+        DataFrame with columns ``peptide`` and ``accession`` (categoricals) and ``position`` (int64,
+        0-based in that sequence); grouped by peptide in first-seen query order, then by position
+        in the index text.
+        """
+        unique = list(dict.fromkeys(p for p in peptides if p))
+        bad = next((p for p in unique if set(p) - _ALPHABET_SET), None)
+        if bad is not None:
+            raise PslError(f"peptide {bad!r}: letters outside the alphabet {ALPHABET}")
+        long = np.asarray([i for i, p in enumerate(unique) if len(p) >= K], dtype=np.int64)
+        short = np.asarray([i for i, p in enumerate(unique) if len(p) < K], dtype=np.int64)
+        pep_idx, text_pos = self._find_long([unique[i] for i in long])
+        pep_idx = long[pep_idx]
+        if len(short):  # rare: extraction windows are >= 5 long
+            s_idx, s_pos = aho_corasick_find([unique[i] for i in short], self.text)
+            pep_idx = np.concatenate([pep_idx, short[s_idx]])
+            text_pos = np.concatenate([text_pos, s_pos])
+            order = np.lexsort((text_pos, pep_idx))
+            pep_idx, text_pos = pep_idx[order], text_pos[order]
+        seq = np.searchsorted(self.starts, text_pos, side="right") - 1
+        return pd.DataFrame({
+            "peptide": pd.Categorical.from_codes(pep_idx, categories=unique),
+            "accession": pd.Categorical.from_codes(seq, categories=self.accessions),
+            "position": text_pos - np.asarray(self.starts)[seq],
+        })
+
+    def _find_long(self, peptides: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        if not peptides:
+            return np.empty(0, np.int64), np.empty(0, np.int64)
+        pep_codes, pep_starts = encode(peptides)
+        pep_codes = pep_codes[pep_codes != SEPARATOR]
+        pep_starts = pep_starts - np.arange(len(pep_starts))  # separators dropped
+        dummy = np.empty(0, dtype=np.int64)
+        counts = _search(self.text, self.offsets, self.positions, pep_codes, pep_starts, True,
+                         np.zeros(len(peptides), np.int64), dummy, dummy)
+        out_start = np.zeros(len(peptides), dtype=np.int64)
+        np.cumsum(counts[:-1], out=out_start[1:])
+        out_pep = np.empty(int(counts.sum()), dtype=np.int64)
+        out_pos = np.empty(int(counts.sum()), dtype=np.int64)
+        _search(self.text, self.offsets, self.positions, pep_codes, pep_starts, False, out_start, out_pep, out_pos)
+        return out_pep, out_pos
+
+
+def aho_corasick_find(peptides: list[str], text: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Scan the whole text with an Aho-Corasick automaton (pyahocorasick).
+
+    Used for peptides shorter than 5 and, in tests and benchmarks, as an independent reference.
+    Returns ``(peptide index, text position)`` arrays.
+    """
+    import ahocorasick
+
+    automaton = ahocorasick.Automaton()
+    letters = np.frombuffer(ALPHABET.encode(), np.uint8)
+    for i, p in enumerate(peptides):
+        automaton.add_word(p, (i, len(p)))
+    automaton.make_automaton()
+    haystack = np.where(text == SEPARATOR, ord("\n"), letters[np.minimum(text, SIGMA - 1)]).astype(np.uint8)
+    pep_idx, pos = [], []
+    for end, (i, length) in automaton.iter(haystack.tobytes().decode("ascii")):
+        pep_idx.append(i)
+        pos.append(end - length + 1)
+    return np.asarray(pep_idx, dtype=np.int64), np.asarray(pos, dtype=np.int64)
+
+
+def build_matcher(index_dir: Path) -> KmerIndex:
+    """Build the matcher for the index in ``index_dir`` and save it there."""
+    index_dir = Path(index_dir)
+    with open_index(index_dir) as index:
+        table = index.con.sql("SELECT accession, sequence FROM proteins ORDER BY accession").to_arrow_table()
+        built_at = index.meta().get("built_at")
+    matcher = KmerIndex.build(table.column("accession").to_pylist(), table.column("sequence").to_pylist())
+    matcher.save(index_dir, {"index_built_at": built_at, "index_file": str(index_file(index_dir).name),
+                             "k": K, "sequences": len(matcher.accessions)})
+    return matcher
+
+
+def main(argv=None) -> int:
+    import argparse
+    import sys
+    import time
+
+    from pslindex.errors import cli_main
+    from pslindex.store import DEFAULT_INDEX_DIR
+
+    def run(argv):
+        parser = argparse.ArgumentParser(prog="python -m pslindex.matcher",
+                                         description="Build the peptide matcher, or find peptides.")
+        parser.add_argument("--index", type=Path, default=DEFAULT_INDEX_DIR)
+        parser.add_argument("--build", action="store_true", help="(re)build the matcher files")
+        parser.add_argument("peptides", nargs="*", help="peptides to look up")
+        args = parser.parse_args(argv)
+        if args.build:
+            t0 = time.perf_counter()
+            m = build_matcher(args.index)
+            print(f"matcher built in {time.perf_counter() - t0:.1f} s: {len(m.accessions):,} sequences, "
+                  f"{len(m.positions):,} 5-mers", file=sys.stderr)
+        if args.peptides:
+            print(KmerIndex.load(args.index).find(args.peptides).to_string(index=False))
+        return 0
+
+    return cli_main(run, argv)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
