@@ -18,6 +18,7 @@ from pathlib import Path
 from build_index import debian, download, uniprot
 from build_index.load import write_index
 from pslindex.errors import PslError, cli_main
+from pslindex.matcher import build_matcher
 from pslindex.store import DEFAULT_INDEX_DIR, open_index
 
 
@@ -101,6 +102,8 @@ def run(argv=None) -> int:
     records, meta = resolve_source(args)
     log(f"building {args.out} from {meta['source']} ({meta['release']})")
     counts = write_index(records, args.out, meta, progress=not args.quiet)
+    log("building the peptide matcher (5-mer index)")
+    build_matcher(args.out)
     log(f"built in {time.time() - started:.0f} s: {counts['proteins']:,} proteins, "
         f"{counts['proteins_with_class']:,} with at least one class")
     with open_index(args.out) as index:

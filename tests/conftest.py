@@ -24,3 +24,43 @@ def sprot_index(tmp_path) -> Path:
     write_index(read_swissprot(SPROT_FIXTURE), out, {"source": "uniprot-local", "release": "fixture"},
                 progress=False)
     return out
+
+
+def read_deeploc(path: Path, limit: int | None = None, test_only: bool = False) -> list[tuple[str, str, str]]:
+    """(accession, label, sequence) from a DeepLoc FASTA (``>ACC Location-F[ test]``)."""
+    import gzip
+
+    out = []
+    with gzip.open(path, "rt") as handle:
+        header = None
+        for line in handle:
+            if line.startswith(">"):
+                header = line[1:].split()
+            elif header is not None:
+                if not test_only or header[-1] == "test":
+                    out.append((header[0], header[1].rsplit("-", 1)[0], line.strip()))
+                header = None
+                if limit and len(out) >= limit:
+                    break
+    return out
+
+
+def make_attributions(rows, method: str, scores_for, *, pred_for=None) -> "pd.DataFrame":
+    """An attributions table (SPEC 5) for (accession, label, sequence) rows.
+
+    ``scores_for(i, sequence) -> array``; ``pred_for(i, label) -> predicted label`` (default: correct).
+    """
+    import numpy as np
+    import pandas as pd
+
+    from pslindex.classes import CLASSES
+
+    records = []
+    for i, (acc, label, seq) in enumerate(rows):
+        pred = pred_for(i, label) if pred_for else label
+        probs = np.full(10, 0.01, dtype=np.float32)
+        probs[CLASSES.index(pred)] = 0.91
+        records.append({"run_id": "test-run", "model": "bilstm-att", "method": method, "accession": acc,
+                        "sequence": seq, "true_label": label, "pred_label": pred, "probs": probs.tolist(),
+                        "scores": np.asarray(scores_for(i, seq), dtype=np.float32).tolist()})
+    return pd.DataFrame.from_records(records)

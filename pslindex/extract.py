@@ -1,0 +1,71 @@
+"""Subsequence extraction from per-residue scores (SPEC section 6)."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+
+class Peptide(NamedTuple):
+    start: int   # 0-based, in the full sequence
+    end: int     # exclusive
+    peptide: str
+
+
+def extract_peptides(sequence: str, scores, *, window: int = 5, k: float = 2.0,
+                     merge_adjacent: bool = False) -> list[Peptide]:
+    """High-scoring peptides of one protein.
+
+    The threshold is ``t = mean(r) + k * sd(r)`` over the scored (non-NaN) residues, with the
+    population sd (ddof=0). A window of ``window`` residues scores the mean of its residues;
+    windows holding an unseen (NaN) residue are not scored. Every window scoring above ``t`` is
+    selected; selected windows that overlap (share a residue) are merged, and with
+    ``merge_adjacent`` also those that merely touch.
+
+    Parameters
+    ----------
+    sequence : str of length L
+    scores : array-like of shape (L,), float; NaN where the model never saw the residue
+    window : int, default 5
+    k : float, default 2.0
+    merge_adjacent : bool, default False
+
+    Returns
+    -------
+    list of Peptide(start, end, peptide), ordered by start
+
+    Examples
+    --------
+    >>> r = [0.0] * 60
+    >>> r[8:13] = [1.0] * 5          # threshold 0.64: windows starting at 7, 8 and 9 pass
+    >>> extract_peptides("ACDEFGHIKLMNPQRSTVWY" * 3, r)
+    [Peptide(start=7, end=14, peptide='IKLMNPQ')]
+    """
+    r = np.asarray(scores, dtype=np.float64)
+    if r.shape != (len(sequence),):
+        raise ValueError(f"scores has shape {r.shape}, the sequence is {len(sequence)} long")
+    seen = ~np.isnan(r)
+    if seen.sum() == 0 or len(r) < window:
+        return []
+    t = r[seen].mean() + k * r[seen].std()
+    csum = np.concatenate([[0.0], np.cumsum(np.where(seen, r, 0.0))])
+    cseen = np.concatenate([[0], np.cumsum(seen)])
+    n_win = len(r) - window + 1
+    win_mean = (csum[window:] - csum[:n_win]) / window
+    complete = (cseen[window:] - cseen[:n_win]) == window
+    selected = np.flatnonzero(complete & (win_mean > t))
+    peptides: list[Peptide] = []
+    gap = 0 if merge_adjacent else 1  # next window must start at or before end - gap to merge
+    cur_start = cur_end = None
+    for s in selected:
+        s = int(s)
+        if cur_end is not None and s <= cur_end - gap:
+            cur_end = max(cur_end, s + window)
+            continue
+        if cur_end is not None:
+            peptides.append(Peptide(cur_start, cur_end, sequence[cur_start:cur_end]))
+        cur_start, cur_end = s, s + window
+    if cur_end is not None:
+        peptides.append(Peptide(cur_start, cur_end, sequence[cur_start:cur_end]))
+    return peptides
