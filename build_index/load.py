@@ -10,6 +10,7 @@ from __future__ import annotations
 import errno
 import os
 import time
+import uuid
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -93,17 +94,17 @@ def write_index(records: Iterable[ProteinRecord], out_dir: Path, meta: dict[str,
         if batch:
             _flush(con, batch)
         counts = {
-            "proteins": con.execute("SELECT count(*) FROM proteins").fetchone()[0],
-            "locations": con.execute("SELECT count(*) FROM locations").fetchone()[0],
-            "accessions": con.execute("SELECT count(*) FROM accessions").fetchone()[0],
-            "proteins_with_class": con.execute("SELECT count(*) FROM protein_classes").fetchone()[0],
+            "proteins": con.execute("SELECT count(*) FROM proteins").fetchall()[0][0],
+            "locations": con.execute("SELECT count(*) FROM locations").fetchall()[0][0],
+            "accessions": con.execute("SELECT count(*) FROM accessions").fetchall()[0][0],
+            "proteins_with_class": con.execute("SELECT count(*) FROM protein_classes").fetchall()[0][0],
         }
         if counts["proteins"] == 0:
             raise PslError(f"{meta.get('input', 'source')}: no proteins to index")
         dup = con.execute("SELECT accession FROM proteins GROUP BY accession HAVING count(*) > 1 LIMIT 1"
-                          ).fetchone()
+                          ).fetchall()
         if dup:
-            raise PslError(f"{meta.get('input', 'source')}: accession {dup[0]} occurs twice")
+            raise PslError(f"{meta.get('input', 'source')}: accession {dup[0][0]} occurs twice")
         # A secondary accession can be shared by merged entries; keep the first mapping only.
         con.execute("CREATE TABLE acc_dedup AS SELECT accession, min(primary_accession) AS primary_accession "
                     "FROM accessions GROUP BY accession")
@@ -113,6 +114,7 @@ def write_index(records: Iterable[ProteinRecord], out_dir: Path, meta: dict[str,
         con.execute("CREATE INDEX locations_accession ON locations(accession)")
         con.execute("CREATE UNIQUE INDEX accessions_accession ON accessions(accession)")
         full_meta = {**meta, "schema_version": SCHEMA_VERSION, "tool_version": pslindex.__version__,
+                     "build_id": uuid.uuid4().hex,  # what derived files (the matcher) check they belong to
                      "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                      "build_seconds": f"{time.time() - started:.1f}",
                      **{f"count_{k}": str(v) for k, v in counts.items()}}

@@ -164,8 +164,8 @@ class KmerIndex:
                            "(or python -m pslindex.matcher --build)")
         meta = json.loads(meta_path.read_text())
         with open_index(folder) as index:
-            built_at = index.meta().get("built_at")
-        if meta.get("index_built_at") != built_at:
+            build_id = index.meta().get("build_id")
+        if meta.get("index_build_id") != build_id:
             raise PslError(f"{meta_path}: matcher belongs to another index build; rebuild it with "
                            "python -m pslindex.matcher --build")
         arrays = {n: np.load(folder / f"matcher_{n}.npy", mmap_mode="r") for n in
@@ -250,9 +250,9 @@ def build_matcher(index_dir: Path) -> KmerIndex:
     index_dir = Path(index_dir)
     with open_index(index_dir) as index:
         table = index.con.sql("SELECT accession, sequence FROM proteins ORDER BY accession").to_arrow_table()
-        built_at = index.meta().get("built_at")
+        build_id = index.meta().get("build_id")
     matcher = KmerIndex.build(table.column("accession").to_pylist(), table.column("sequence").to_pylist())
-    matcher.save(index_dir, {"index_built_at": built_at, "index_file": str(index_file(index_dir).name),
+    matcher.save(index_dir, {"index_build_id": build_id, "index_file": str(index_file(index_dir).name),
                              "k": K, "sequences": len(matcher.accessions)})
     return matcher
 

@@ -74,10 +74,14 @@ class Index:
         """The ``meta`` table as a dict."""
         return dict(self.con.execute("SELECT key, value FROM meta").fetchall())
 
+    def _first(self, query: str, params: list) -> tuple | None:
+        # fetchall, not fetchone: DuckDB refuses new work on a connection with an unfinished result.
+        rows = self.con.execute(query, params).fetchall()
+        return rows[0] if rows else None
+
     def primary_accession(self, accession: str) -> str | None:
         """The primary accession for any (primary or secondary) accession, or None if unknown."""
-        row = self.con.execute("SELECT primary_accession FROM accessions WHERE accession = ?",
-                               [accession]).fetchone()
+        row = self._first("SELECT primary_accession FROM accessions WHERE accession = ?", [accession])
         return row[0] if row else None
 
     def _primary(self, accession: str) -> str:
@@ -88,9 +92,7 @@ class Index:
 
     def sequence(self, accession: str) -> str:
         """The sequence of an entry. Raises KeyError for an unknown accession."""
-        row = self.con.execute("SELECT sequence FROM proteins WHERE accession = ?",
-                               [self._primary(accession)]).fetchone()
-        return row[0]
+        return self._first("SELECT sequence FROM proteins WHERE accession = ?", [self._primary(accession)])[0]
 
     def locations(self, accession: str) -> list[str]:
         """The entry's DeepLoc classes in label-id order (empty: no mapped location)."""
@@ -129,7 +131,7 @@ def open_index(path: str | Path = DEFAULT_INDEX_DIR) -> Index:
         raise PslError(f"{file}: no index here; build it with 'make index' (or python -m build_index)")
     try:
         con = duckdb.connect(str(file), read_only=True)
-        version = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        version = (con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchall() or [None])[0]
     except duckdb.Error as exc:
         raise PslError(f"{file}: not a readable index ({str(exc).splitlines()[0]})") from None
     if version is None or version[0] != SCHEMA_VERSION:

@@ -45,7 +45,7 @@ def read_deeploc(path: Path, limit: int | None = None, test_only: bool = False) 
     return out
 
 
-def make_attributions(rows, method: str, scores_for, *, pred_for=None) -> "pd.DataFrame":
+def make_attributions(rows, method: str, scores_for, *, pred_for=None) -> pd.DataFrame:
     """An attributions table (SPEC 5) for (accession, label, sequence) rows.
 
     ``scores_for(i, sequence) -> array``; ``pred_for(i, label) -> predicted label`` (default: correct).

@@ -1,0 +1,226 @@
+"""Hit rates (SPEC 7) end to end on a real Swiss-Prot slice, against an independent reference."""
+
+from __future__ import annotations
+
+import re
+import shutil
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import DEBIAN_FIXTURE, REPO, SHARED, make_attributions, read_deeploc
+
+from build_index import __main__ as build_cli
+from pslindex import hitrate
+from pslindex.classes import CLASSES
+
+# (DeepLoc test protein, start of a 10-mer it shares with 3-7 other Swiss-Prot entries):
+# the peptides of FAMILY_PEPTIDES in tests/data/debian/make_debian_fixture.py.
+FAMILIES = {"P07766": 192, "P0CX83": 76, "P25371": 549, "Q02353": 587, "O60635": 18, "P56574": 387,
+            "P35064": 27, "O00623": 241, "P35477": 79, "Q5FW60": 5}
+
+
+def peak_at(seq: str, start: int) -> np.ndarray:
+    """Scores 1 on seq[start:start+10], 0 on up to 10 residues each side, NaN (unseen) elsewhere.
+
+    Over the scored residues the threshold mean + 1 sd lies between 0.8 and 1, whatever the
+    protein's length, so k=1 extracts exactly the 10-mer.
+    """
+    r = np.full(len(seq), np.nan)
+    r[max(0, start - 10):start + 20] = 0.0
+    r[start:start + 10] = 1.0
+    return r
+
+
+@pytest.fixture(scope="module")
+def fixture_index(tmp_path_factory):
+    out = tmp_path_factory.mktemp("hr") / "index"
+    assert build_cli.main(["--source", str(DEBIAN_FIXTURE), "--out", str(out), "--quiet"]) == 0
+    return out
+
+
+@pytest.fixture(scope="module")
+def attributions(tmp_path_factory):
+    test_rows = read_deeploc(SHARED / "data/deeploc/deeploc_data.fasta.gz", test_only=True)
+    by_acc = {acc: (acc, label, seq) for acc, label, seq in test_rows}
+    rows = [by_acc[a] for a in FAMILIES]
+    # the same protein under an isoform accession: its own entry must still be excluded
+    rows.append(("P07766-2", by_acc["P07766"][1], by_acc["P07766"][2]))
+    starts = [*FAMILIES.values(), FAMILIES["P07766"]]
+
+    def wrong_every_third(i, label):
+        return label if i % 3 else CLASSES[(CLASSES.index(label) + 1) % len(CLASSES)]
+
+    att = make_attributions(rows, "attention", lambda i, s: peak_at(s, starts[i]), pred_for=wrong_every_third)
+    rng = np.random.default_rng(7)
+    rnd = make_attributions(rows, "random", lambda i, s: peak_at(s, int(rng.integers(0, len(s) - 10))),
+                            pred_for=wrong_every_third)
+    df = pd.concat([att, rnd], ignore_index=True)
+    path = tmp_path_factory.mktemp("att") / "attributions.parquet"
+    df.to_parquet(path, index=False)
+    return path
+
+
+def reference_peptide_hitrate(peptide, start, self_accession, label, index_file):
+    """SPEC 7 written out directly: scan every sequence, exclude self/isoforms/no-location entries."""
+    con = duckdb.connect(str(index_file), read_only=True)
+    sequences = dict(con.execute("SELECT accession, sequence FROM proteins").fetchall())
+    classes = {a: set(c) for a, c in con.execute("SELECT accession, classes FROM protein_classes").fetchall()}
+    primary = dict(con.execute("SELECT accession, primary_accession FROM accessions").fetchall())
+    con.close()
+    base = re.sub(r"-\d+$", "", self_accession)
+    self_primary = primary.get(base, base)
+    total, n = 0.0, 0
+    for acc, seq in sequences.items():
+        if re.sub(r"-\d+$", "", acc) == self_primary or not classes.get(acc):
+            continue
+        positions, i = [], seq.find(peptide)
+        while i != -1:
+            positions.append(i)
+            i = seq.find(peptide, i + 1)
+        if not positions:
+            continue
+        d = min(abs(p - start) for p in positions)
+        beta = 1.0 if d == 0 else 1.0 / d
+        total += beta if label in classes[acc] else 0.0
+        n += 1
+    return None if n == 0 else total / n
+
+
+def test_end_to_end_against_reference(fixture_index, attributions, tmp_path, capsys):
+    out = tmp_path / "results"
+    assert hitrate.main([str(attributions), "--index", str(fixture_index), "--k", "1", "--out", str(out),
+                         "--profile"]) == 0
+    printed = capsys.readouterr().out
+    assert "Swiss-Prot index: debian" in printed and "wrong, vs predicted" in printed
+    con = duckdb.connect(str(out / "hitrates.duckdb"), read_only=True)
+    peptides = con.execute("SELECT p.*, a.accession, a.method, a.true_label, a.pred_label FROM peptide_hitrates p "
+                           "JOIN attributions a USING (row_id)").df()
+    att = peptides[peptides.method == "attention"]
+    # the plateau is extracted exactly, and every family peptide matches something
+    for acc, start in FAMILIES.items():
+        got = att[att.accession == acc]
+        assert len(got) == 1 and got.start.iloc[0] == start and len(got.peptide.iloc[0]) == 10
+        assert got.n_matches.iloc[0] >= 1
+    assert att[att.accession.isin(list(FAMILIES))].n_matches.sum() >= 25
+    index_file = fixture_index / "sprot.duckdb"
+    checked = 0
+    for row in peptides.itertuples():
+        for label, column in ((row.true_label, "hitrate_true"), (row.pred_label, "hitrate_pred")):
+            ref = reference_peptide_hitrate(row.peptide, row.start, row.accession, label, index_file)
+            got = getattr(row, column)
+            if ref is None:
+                assert pd.isna(got) and row.n_matches == 0
+            else:
+                assert got == pytest.approx(ref, abs=1e-12)
+                checked += 1
+    assert checked >= 20
+    # self-exclusion holds for the isoform accession too: same values as the canonical row
+    iso = att[att.accession == "P07766-2"].iloc[0]
+    canon = att[att.accession == "P07766"].iloc[0]
+    assert iso.n_matches == canon.n_matches >= 1
+    assert iso.hitrate_true == canon.hitrate_true
+    # protein hit rate = mean over its peptides with a defined hit rate
+    proteins = con.execute("SELECT * FROM protein_hitrates").df()
+    for prow in proteins.itertuples():
+        mine = peptides[peptides.row_id == prow.row_id].hitrate_true.dropna()
+        assert (pd.isna(prow.hitrate_true) and mine.empty) or prow.hitrate_true == pytest.approx(mine.mean())
+    groups = con.execute("SELECT * FROM groups").df()
+    assert set(groups.group) == {"correct", "wrong, vs predicted", "wrong, vs true"}
+    assert (groups.groupby("method").size() == 3).all()
+    correct = groups[(groups.method == "attention") & (groups.group == "correct")].iloc[0]
+    assert correct.proteins == 7 and correct.ci_low <= correct["mean"] <= correct.ci_high
+    profiles = con.execute("SELECT count(DISTINCT class) FROM protein_profiles").fetchall()[0][0]
+    assert profiles == 10
+    # joinable with the index
+    con.execute("ATTACH ? AS idx (READ_ONLY)", [str(index_file)])
+    n = con.execute("SELECT count(*) FROM matches m JOIN idx.proteins p ON p.accession = m.match_accession"
+                    ).fetchall()[0][0]
+    assert n == con.execute("SELECT count(*) FROM matches").fetchall()[0][0] > 0
+    con.close()
+    assert len(pd.read_parquet(out / "hitrates.parquet")) == 22
+
+
+def test_bootstrap_ci_is_seeded_and_brackets_the_mean():
+    values = np.linspace(0, 1, 50)
+    assert hitrate.bootstrap_ci(values, seed=3) == hitrate.bootstrap_ci(values, seed=3)
+    lo, hi = hitrate.bootstrap_ci(values)
+    assert lo < values.mean() < hi
+    assert np.isnan(hitrate.bootstrap_ci(np.array([]))[0])
+
+
+def _write(df, path):
+    df.to_parquet(path, index=False)
+    return path
+
+
+@pytest.mark.parametrize("mutate, message", [
+    (lambda df: df.drop(columns=["scores"]), r"missing column\(s\) scores"),
+    (lambda df: df.assign(scores=[s[:-1] for s in df.scores]), r"row 0 \(P07766, attention\): \d+ scores for a "
+                                                               r"sequence of length \d+"),
+    (lambda df: df.assign(true_label="Cytosol"), r"row 0 \(P07766, attention\): true_label 'Cytosol' is not one"),
+    (lambda df: df.iloc[0:0], "no rows"),
+    (lambda df: df.assign(sequence=[s[:-1] + "J" for s in df.sequence]), "letters outside"),
+])
+def test_bad_attributions(fixture_index, attributions, tmp_path, capsys, mutate, message):
+    bad = _write(mutate(pd.read_parquet(attributions)), tmp_path / "bad.parquet")
+    out = tmp_path / "out"
+    assert hitrate.main([str(bad), "--index", str(fixture_index), "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and re.search(message, err[0]) and err[0].startswith("error: ")
+    assert not out.exists() and not (tmp_path / "out.partial").exists()
+
+
+def test_not_parquet_and_missing_index(fixture_index, attributions, tmp_path, capsys):
+    junk = tmp_path / "x.parquet"
+    junk.write_text("not parquet")
+    assert hitrate.main([str(junk), "--index", str(fixture_index), "--out", str(tmp_path / "o")]) == 2
+    assert "not a Parquet file" in capsys.readouterr().err
+    assert hitrate.main([str(attributions), "--index", str(tmp_path / "none"), "--out", str(tmp_path / "o")]) == 2
+    assert "no index here" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
+
+
+def test_index_from_another_version(fixture_index, attributions, tmp_path, capsys):
+    other = tmp_path / "other"
+    shutil.copytree(fixture_index, other)
+    con = duckdb.connect(str(other / "sprot.duckdb"))
+    con.execute("UPDATE meta SET value = '0' WHERE key = 'schema_version'")
+    con.close()
+    assert hitrate.main([str(attributions), "--index", str(other), "--out", str(tmp_path / "o")]) == 2
+    assert "index schema version 0, this tool needs 1" in capsys.readouterr().err
+
+
+def test_failed_run_keeps_previous_results(fixture_index, attributions, tmp_path):
+    out = tmp_path / "results"
+    assert hitrate.main([str(attributions), "--index", str(fixture_index), "--k", "1", "--out", str(out)]) == 0
+    before = (out / "hitrates.parquet").read_bytes()
+    bad = _write(pd.read_parquet(attributions).drop(columns=["probs"]), tmp_path / "bad.parquet")
+    assert hitrate.main([str(bad), "--index", str(fixture_index), "--out", str(out)]) == 2
+    assert (out / "hitrates.parquet").read_bytes() == before
+
+
+@pytest.mark.slow
+def test_full_index_deeploc_test_set_three_methods(tmp_path):
+    """2,773 proteins x 3 methods against the full Debian index; a sample checked against the reference."""
+    index = REPO / "data" / "index"
+    if not (index / "matcher_meta.json").is_file():
+        pytest.skip("needs the full index: make index")
+    rows = read_deeploc(SHARED / "data/deeploc/deeploc_data.fasta.gz", test_only=True)
+    rng = np.random.default_rng(0)
+    frames = [make_attributions(rows, m, lambda i, s: peak_at(s, int(rng.integers(0, len(s) - 10))))
+              for m in ("attention", "ig", "random")]
+    path = _write(pd.concat(frames, ignore_index=True), tmp_path / "a.parquet")
+    import time
+    t0 = time.perf_counter()
+    assert hitrate.main([str(path), "--index", str(index), "--k", "1", "--out", str(tmp_path / "r")]) == 0
+    assert time.perf_counter() - t0 < 60
+    con = duckdb.connect(str(tmp_path / "r" / "hitrates.duckdb"), read_only=True)
+    sample = con.execute("SELECT p.peptide, p.start, p.hitrate_true, a.accession, a.true_label FROM peptide_hitrates p "
+                         "JOIN attributions a USING (row_id) USING SAMPLE 8 ROWS (reservoir, 1)").df()
+    con.close()
+    for row in sample.itertuples():
+        ref = reference_peptide_hitrate(row.peptide, row.start, row.accession, row.true_label,
+                                        index / "sprot.duckdb")
+        assert (ref is None and pd.isna(row.hitrate_true)) or row.hitrate_true == pytest.approx(ref, abs=1e-12)

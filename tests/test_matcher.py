@@ -1,0 +1,98 @@
+"""The 5-mer matcher against brute force, on real DeepLoc sequences."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import DEBIAN_FIXTURE, SHARED, read_deeploc
+
+from build_index import __main__ as build_cli
+from pslindex.errors import PslError
+from pslindex.matcher import KmerIndex, aho_corasick_find, build_matcher
+
+
+@pytest.fixture(scope="module")
+def proteins():
+    rows = read_deeploc(SHARED / "data/deeploc/deeploc_data.fasta.gz", limit=1500)
+    return [acc for acc, _, _ in rows], [seq for _, _, seq in rows]
+
+
+def brute_force(peptides, accessions, sequences):
+    rows = []
+    for pep in dict.fromkeys(peptides):
+        for acc, seq in zip(accessions, sequences, strict=True):
+            i = seq.find(pep)
+            while i != -1:
+                rows.append((pep, acc, i))
+                i = seq.find(pep, i + 1)
+    return sorted(rows)
+
+
+def random_peptides(sequences, n, seed):
+    rng = np.random.default_rng(seed)
+    real, shuffled = [], []
+    for _ in range(n):
+        seq = sequences[int(rng.integers(len(sequences)))]
+        length = int(rng.integers(5, 16))
+        start = int(rng.integers(0, len(seq) - length))
+        real.append(seq[start:start + length])
+        shuffled.append("".join(rng.permutation(list(real[-1]))))
+    return real, shuffled
+
+
+def as_rows(df):
+    return sorted(zip(df.peptide.astype(str), df.accession.astype(str), df.position.astype(int), strict=True))
+
+
+def test_matches_equal_brute_force(proteins):
+    accessions, sequences = proteins
+    index = KmerIndex.build(accessions, sequences)
+    real, shuffled = random_peptides(sequences, 150, seed=1)
+    short = ["WW", "CPC", "KKRK"]                                   # Aho-Corasick fallback
+    across = [sequences[0][-3:] + sequences[1][:3]]                 # spans a sequence boundary
+    peptides = real + shuffled + short + across + real[:5]          # duplicates searched once
+    got = index.find(peptides)
+    assert as_rows(got) == brute_force(peptides, accessions, sequences)
+    assert len(got) > len(real)                                     # real windows hit at least themselves
+    # query order: peptides appear grouped, in first-seen order
+    order = list(dict.fromkeys(got.peptide.astype(str)))
+    assert order == [p for p in dict.fromkeys(peptides) if p in set(order)]
+
+
+def test_aho_corasick_agrees(proteins):
+    accessions, sequences = proteins
+    index = KmerIndex.build(accessions, sequences)
+    real, shuffled = random_peptides(sequences, 50, seed=2)
+    peptides = list(dict.fromkeys(real + shuffled))
+    pep_idx, pos = aho_corasick_find(peptides, index.text)
+    seq = np.searchsorted(index.starts, pos, side="right") - 1
+    ac = sorted((peptides[i], accessions[s], int(p - index.starts[s])) for i, s, p in zip(pep_idx, seq, pos,
+                                                                                             strict=True))
+    assert ac == as_rows(index.find(peptides))
+
+
+def test_unknown_letter_and_empty_query(proteins):
+    index = KmerIndex.build(*proteins)
+    with pytest.raises(PslError, match="letters outside the alphabet"):
+        index.find(["ACDJK"])
+    empty = index.find([])
+    assert isinstance(empty, pd.DataFrame) and len(empty) == 0
+
+
+def test_saved_matcher_round_trip_and_staleness(tmp_path):
+    out = tmp_path / "index"
+    assert build_cli.main(["--source", str(DEBIAN_FIXTURE), "--out", str(out), "--quiet"]) == 0
+    loaded = KmerIndex.load(out)
+    assert isinstance(loaded.positions, np.memmap)
+    hits = loaded.find(["KGQRDLYSGL"])
+    assert hits.accession.nunique() == 5
+    # a rebuilt index makes the old matcher stale
+    from build_index.debian import debian_records
+    from build_index.load import write_index
+    write_index(debian_records(DEBIAN_FIXTURE), out, {"source": "debian", "release": "again"}, progress=False)
+    with pytest.raises(PslError, match="matcher belongs to another index build"):
+        KmerIndex.load(out)
+    build_matcher(out)
+    assert len(KmerIndex.load(out).find(["KGQRDLYSGL"])) == len(hits)
+    (out / "matcher_meta.json").unlink()
+    with pytest.raises(PslError, match="no peptide matcher"):
+        KmerIndex.load(out)
