@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from build_index.load import write_index
@@ -51,7 +52,6 @@ def make_attributions(rows, method: str, scores_for, *, pred_for=None) -> pd.Dat
     ``scores_for(i, sequence) -> array``; ``pred_for(i, label) -> predicted label`` (default: correct).
     """
     import numpy as np
-    import pandas as pd
 
     from pslindex.classes import CLASSES
 
