@@ -14,7 +14,7 @@ help:
 	@echo "make test        the test suite (slow end-to-end tests excluded)"
 	@echo "make test-all    every test, including the slow end-to-end ones"
 	@echo "make lint        ruff"
-	@echo "make bench       benchmarks in bench/"
+	@echo "make bench       benchmarks in bench/ (index build stages, peptide matcher; needs make index)"
 
 setup: $(VENV)/.installed
 
@@ -42,6 +42,7 @@ lint: setup
 
 bench: setup
 	$(PYTHON) bench/index_build.py
+	$(PYTHON) bench/matcher.py --index $(INDEX)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info

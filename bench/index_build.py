@@ -4,10 +4,11 @@
 
 Stages: download (apt-get download metastudent-data, into a fresh temporary folder unless
 --download-dir names one that already holds it), unpack, parse (BLAST db + GO mapping into
-records), load (DuckDB, atomic). Peak memory is the process's resident set size, sampled every
-20 ms during the stage. The UniProt part parses the flat-file fixture repeated to ~50k records,
-with Biopython alone (baseline) and with our record building and location mapping, and prints
-records/s for both and the ratio (how much our work on top of Biopython costs).
+records), load (DuckDB, atomic), matcher (the 5-mer peptide index). Peak memory is the
+process's resident set size, sampled every 20 ms during the stage. The UniProt part parses the
+flat-file fixture repeated to ~50k records, with Biopython alone (baseline) and with our record
+building and location mapping, and prints records/s for both and the ratio (how much our work on
+top of Biopython costs).
 """
 
 from __future__ import annotations
@@ -15,50 +16,19 @@ from __future__ import annotations
 import argparse
 import os
 import tempfile
-import threading
 import time
 from pathlib import Path
 
 from Bio import SwissProt
 
+from bench_common import Stage
 from build_index import debian
 from build_index.load import write_index
 from build_index.uniprot import read_swissprot
+from pslindex.matcher import build_matcher
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURE = REPO / "tests/data/uniprot/sprot_fixture.dat"
-PAGE = os.sysconf("SC_PAGE_SIZE")
-
-
-def rss() -> int:
-    with open("/proc/self/statm") as handle:
-        return int(handle.read().split()[1]) * PAGE
-
-
-class Stage:
-    """Context manager: wall time and sampled peak RSS of the code inside."""
-
-    def __init__(self, name: str):
-        self.name = name
-
-    def __enter__(self):
-        self.peak, self.running = rss(), True
-        self.thread = threading.Thread(target=self._sample, daemon=True)
-        self.thread.start()
-        self.start = time.perf_counter()
-        return self
-
-    def _sample(self):
-        while self.running:
-            self.peak = max(self.peak, rss())
-            time.sleep(0.02)
-
-    def __exit__(self, *exc):
-        self.seconds = time.perf_counter() - self.start
-        self.running = False
-        self.thread.join()
-        self.peak = max(self.peak, rss())
-        print(f"{self.name:<10} {self.seconds:8.1f} s   peak RSS {self.peak / 2**30:6.2f} GiB", flush=True)
 
 
 def main() -> None:
@@ -81,9 +51,11 @@ def main() -> None:
             records = list(debian.debian_records(root))
         with Stage("load"):
             counts = write_index(records, out, {"source": "debian", "release": "bench"}, progress=False)
+        del records
+        with Stage("matcher"):
+            build_matcher(out)
         print(f"{'total':<10} {time.perf_counter() - total:8.1f} s   ({counts['proteins']:,} proteins; "
               "target < 120 s)")
-        del records
 
         text = FIXTURE.read_text()
         per_copy = text.count("\n//")

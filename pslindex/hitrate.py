@@ -123,10 +123,13 @@ ORDER BY n.peptide_id, n.match_accession;
 
 CREATE TABLE peptide_hitrates AS
 SELECT p.peptide_id, p.row_id, p.peptide, p.start, count(m.match_accession) AS n_matches,
-       sum(CASE WHEN list_contains(m.classes, r.true_label) THEN m.beta ELSE 0 END) / count(m.match_accession)
-           AS hitrate_true,
-       sum(CASE WHEN list_contains(m.classes, r.pred_label) THEN m.beta ELSE 0 END) / count(m.match_accession)
-           AS hitrate_pred
+       -- undefined (NULL, never 0 or NaN) when no entry matches
+       CASE WHEN count(m.match_accession) > 0 THEN
+           sum(CASE WHEN list_contains(m.classes, r.true_label) THEN m.beta ELSE 0 END) / count(m.match_accession)
+       END AS hitrate_true,
+       CASE WHEN count(m.match_accession) > 0 THEN
+           sum(CASE WHEN list_contains(m.classes, r.pred_label) THEN m.beta ELSE 0 END) / count(m.match_accession)
+       END AS hitrate_pred
 FROM peptides p JOIN attributions r USING (row_id) LEFT JOIN matches m USING (peptide_id)
 GROUP BY ALL ORDER BY p.peptide_id;
 

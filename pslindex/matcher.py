@@ -56,11 +56,12 @@ def encode(sequences: list[str]) -> tuple[np.ndarray, np.ndarray]:
     return _LUT[joined], starts
 
 
-@numba.njit(cache=True)
+@numba.njit(parallel=True, cache=True)
 def _kmer_codes(text):
+    """Base-25 code of the 5-mer starting at each text position; -1 where it crosses a separator."""
     n = len(text)
-    codes = np.full(max(n - K + 1, 0), -1, dtype=np.int64)
-    for i in range(n - K + 1):
+    codes = np.full(max(n - K + 1, 0), -1, dtype=np.int32)
+    for i in numba.prange(n - K + 1):
         code = 0
         for j in range(K):
             c = text[i + j]
@@ -72,20 +73,31 @@ def _kmer_codes(text):
     return codes
 
 
-@numba.njit(cache=True)
-def _counting_sort(codes, n_buckets):
+@numba.njit(parallel=True, cache=True)
+def _counting_sort(codes, n_buckets, n_parts):
+    """CSR offsets per code and the positions of the valid codes sorted by code (ties by position).
+
+    The buckets are split into ``n_parts`` ranges, one per thread: every thread reads all codes but
+    counts and writes only its own buckets, so there is no race and the random writes are shared
+    out. (A two-pass radix sort over base-3125 digits was tried: slower, 7.4 s against 6.4 s for a
+    one-thread counting sort on the Debian set.)
+    """
     counts = np.zeros(n_buckets + 1, dtype=np.int64)
-    for c in codes:
-        if c >= 0:
-            counts[c + 1] += 1
+    for part in numba.prange(n_parts):
+        lo, hi = part * n_buckets // n_parts, (part + 1) * n_buckets // n_parts
+        for c in codes:
+            if lo <= c < hi:
+                counts[c + 1] += 1
     offsets = np.cumsum(counts)
     positions = np.empty(offsets[-1], dtype=np.int32)
     fill = offsets[:-1].copy()
-    for i in range(len(codes)):
-        c = codes[i]
-        if c >= 0:
-            positions[fill[c]] = i
-            fill[c] += 1
+    for part in numba.prange(n_parts):
+        lo, hi = part * n_buckets // n_parts, (part + 1) * n_buckets // n_parts
+        for i in range(len(codes)):
+            c = codes[i]
+            if lo <= c < hi:
+                positions[fill[c]] = i
+                fill[c] += 1
     return offsets, positions
 
 
@@ -137,7 +149,9 @@ class KmerIndex:
     def build(cls, accessions: list[str], sequences: list[str]) -> KmerIndex:
         """Index ``sequences`` (letters of ``ALPHABET``); ``accessions[i]`` names ``sequences[i]``."""
         text, starts = encode(sequences)
-        offsets, positions = _counting_sort(_kmer_codes(text), SIGMA**K)
+        if len(text) >= 2**31:
+            raise PslError(f"{len(text):,} residues: more than the matcher's int32 positions can address")
+        offsets, positions = _counting_sort(_kmer_codes(text), SIGMA**K, numba.get_num_threads())
         return cls(text, starts, offsets, positions, list(accessions))
 
     def save(self, folder: Path, meta: dict) -> None:
@@ -203,9 +217,15 @@ class KmerIndex:
         seq = np.searchsorted(self.starts, text_pos, side="right") - 1
         return pd.DataFrame({
             "peptide": pd.Categorical.from_codes(pep_idx, categories=unique),
-            "accession": pd.Categorical.from_codes(seq, categories=self.accessions),
+            "accession": pd.Categorical.from_codes(seq, dtype=self._accession_dtype()),
             "position": text_pos - np.asarray(self.starts)[seq],
         })
+
+    def _accession_dtype(self) -> pd.CategoricalDtype:
+        # Built once: validating 400k categories on every call costs more than a small search.
+        if getattr(self, "_dtype", None) is None:
+            self._dtype = pd.CategoricalDtype(self.accessions)
+        return self._dtype
 
     def _find_long(self, peptides: list[str]) -> tuple[np.ndarray, np.ndarray]:
         if not peptides:

@@ -6,11 +6,11 @@ import subprocess
 import sys
 
 import pytest
-from conftest import DEBIAN_FIXTURE, REPO, SPROT_FIXTURE
 
 from build_index import __main__ as cli
 from build_index.load import write_index
 from build_index.uniprot import read_swissprot
+from conftest import DEBIAN_FIXTURE, REPO, SPROT_FIXTURE
 from pslindex import open_index
 from pslindex.errors import PslError
 

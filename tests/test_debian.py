@@ -3,9 +3,9 @@ import struct
 import subprocess
 
 import pytest
-from conftest import DEBIAN_FIXTURE
 
 from build_index.debian import CCO_PREFIX, debian_records, read_blastdb, unpack_deb
+from conftest import DEBIAN_FIXTURE
 from pslindex.errors import PslError
 
 

@@ -9,9 +9,9 @@ import duckdb
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import DEBIAN_FIXTURE, REPO, SHARED, make_attributions, read_deeploc
 
 from build_index import __main__ as build_cli
+from conftest import DEBIAN_FIXTURE, REPO, SHARED, make_attributions, read_deeploc
 from pslindex import hitrate
 from pslindex.classes import CLASSES
 
@@ -126,6 +126,12 @@ def test_end_to_end_against_reference(fixture_index, attributions, tmp_path, cap
     for prow in proteins.itertuples():
         mine = peptides[peptides.row_id == prow.row_id].hitrate_true.dropna()
         assert (pd.isna(prow.hitrate_true) and mine.empty) or prow.hitrate_true == pytest.approx(mine.mean())
+    # undefined is NULL in SQL, not 0 and not NaN
+    assert con.execute("SELECT count(*) FROM peptide_hitrates WHERE n_matches = 0").fetchall()[0][0] > 0
+    assert con.execute("SELECT count(*) FROM peptide_hitrates WHERE n_matches = 0 AND hitrate_true IS NOT NULL"
+                       ).fetchall()[0][0] == 0
+    assert con.execute("SELECT count(*) FROM protein_hitrates WHERE isnan(hitrate_true) OR isnan(hitrate_pred)"
+                       ).fetchall()[0][0] == 0
     groups = con.execute("SELECT * FROM groups").df()
     assert set(groups.group) == {"correct", "wrong, vs predicted", "wrong, vs true"}
     assert (groups.groupby("method").size() == 3).all()

@@ -1,7 +1,7 @@
 import pytest
-from conftest import DEBIAN_FIXTURE
 
 from build_index.mapping import GoClassMapper, uniprot_term_class
+from conftest import DEBIAN_FIXTURE
 
 
 @pytest.mark.parametrize("term, cls", [

@@ -3,9 +3,9 @@
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import DEBIAN_FIXTURE, SHARED, read_deeploc
 
 from build_index import __main__ as build_cli
+from conftest import DEBIAN_FIXTURE, SHARED, read_deeploc
 from pslindex.errors import PslError
 from pslindex.matcher import KmerIndex, aho_corasick_find, build_matcher
 

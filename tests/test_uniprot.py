@@ -1,9 +1,9 @@
 import gzip
 
 import pytest
-from conftest import SPROT_FIXTURE
 
 from build_index.uniprot import parse_subcellular_location, read_swissprot
+from conftest import SPROT_FIXTURE
 from pslindex.errors import PslError
 
 
