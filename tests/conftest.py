@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import torch
 
 from build_index.load import write_index
 from build_index.uniprot import read_swissprot
@@ -16,6 +17,10 @@ DATA = REPO / "tests" / "data"
 SPROT_FIXTURE = DATA / "uniprot" / "sprot_fixture.dat"
 DEBIAN_FIXTURE = DATA / "debian" / "metastudent-data"
 SHARED = Path(os.environ.get("PSL_SHARED", REPO.parent / "shared"))
+
+# The models are small: one thread is faster than two for their many tiny ops, and it keeps runs
+# bit-for-bit repeatable.
+torch.set_num_threads(1)
 
 
 @pytest.fixture

@@ -1,0 +1,1 @@
+"""Training side: DeepLoc data, the paper's models, training, evaluation."""

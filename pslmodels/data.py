@@ -1,0 +1,206 @@
+"""DeepLoc data: FASTA reading, splits, truncation with a map back to full coordinates, batching.
+
+Definitions from SPEC sections 2-3: headers ``>ACCESSION Location-F[ test]`` with F in {M, S, U};
+the 25-letter alphabet; sequences longer than 1000 keep their first and last 500 residues; test is
+the official ``test`` partition, validation a seeded stratified 10 % of the rest.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from sklearn.model_selection import train_test_split
+
+from pslindex.classes import ALPHABET, CLASS_INDEX, CLASSES
+from pslindex.errors import PslError
+
+PAD = 0
+TOKEN = {letter: i + 1 for i, letter in enumerate(ALPHABET)}  # 1..25; 0 is padding
+VOCAB_SIZE = len(ALPHABET) + 1
+MAX_LEN = 1000
+DEFAULT_FASTA = Path("../shared/data/deeploc/deeploc_data.fasta.gz")
+
+
+@dataclass(frozen=True)
+class Protein:
+    accession: str
+    sequence: str
+    label: str | None        # one of CLASSES, or None for an unlabelled FASTA
+    membrane: str | None     # M, S, U or None
+    is_test: bool
+
+    @property
+    def y(self) -> int:
+        return CLASS_INDEX[self.label]
+
+
+def _open(path: Path):
+    with open(path, "rb") as handle:
+        magic = handle.read(2)
+    return gzip.open(path, "rt") if magic == b"\x1f\x8b" else open(path)
+
+
+def read_fasta(path: str | Path, *, require_labels: bool = True) -> list[Protein]:
+    """Read a DeepLoc-style FASTA (plain or gzipped).
+
+    Parameters
+    ----------
+    path : path to the FASTA file
+    require_labels : bool, default True
+        If False, headers without a ``Location-F`` field are fine (prediction only).
+
+    Raises
+    ------
+    PslError
+        Missing file, a record without sequence, letters outside the alphabet, an unknown label,
+        or a missing label when ``require_labels``; the message names the file and the record.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise PslError(f"{path}: no such file")
+    proteins, header, chunks, line_no = [], None, [], 0
+
+    def finish():
+        accession = header[0] if header else "?"
+        sequence = "".join(chunks).upper()
+        if not sequence:
+            raise PslError(f"{path}: {accession} (line {line_no}): empty sequence")
+        bad = sorted(set(sequence) - set(ALPHABET))
+        if bad:
+            raise PslError(f"{path}: {accession}: unknown residue letter(s) {''.join(bad)!r}; the alphabet is "
+                           f"{ALPHABET}")
+        label = membrane = None
+        if len(header) > 1 and "-" in header[1]:
+            label, membrane = header[1].rsplit("-", 1)
+            if label not in CLASS_INDEX:
+                raise PslError(f"{path}: {accession}: unknown location {label!r}; expected one of "
+                               f"{', '.join(CLASSES)}")
+        elif require_labels:
+            raise PslError(f"{path}: {accession}: no 'Location-M|S|U' label in the header (labels are needed "
+                           "for training)")
+        proteins.append(Protein(accession, sequence, label, membrane, header[-1] == "test"))
+
+    try:
+        with _open(path) as handle:
+            for line_no, line in enumerate(handle, 1):
+                line = line.strip()
+                if line.startswith(">"):
+                    if header is not None:
+                        finish()
+                    header, chunks = line[1:].split(), []
+                    if not header:
+                        raise PslError(f"{path}: line {line_no}: empty FASTA header")
+                elif line:
+                    if header is None:
+                        raise PslError(f"{path}: line {line_no}: sequence before the first '>' header "
+                                       "(not a FASTA file?)")
+                    chunks.append(line)
+            if header is not None:
+                finish()
+    except (EOFError, OSError, UnicodeDecodeError) as exc:
+        raise PslError(f"{path}: unreadable ({exc})") from None
+    if not proteins:
+        raise PslError(f"{path}: no FASTA records")
+    return proteins
+
+
+def file_sha256(path: str | Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def split(proteins: list[Protein], *, val_fraction: float = 0.1, seed: int = 0
+          ) -> tuple[list[Protein], list[Protein], list[Protein]]:
+    """(train, validation, test): test = the official partition; validation stratified by class."""
+    test = [p for p in proteins if p.is_test]
+    rest = [p for p in proteins if not p.is_test]
+    train, val = train_test_split(rest, test_size=val_fraction, random_state=seed, stratify=[p.label for p in rest])
+    return list(train), list(val), test
+
+
+def truncate(sequence: str, max_len: int = MAX_LEN) -> tuple[str, np.ndarray]:
+    """DeepLoc truncation: keep the first and last ``max_len // 2`` residues of a longer sequence.
+
+    Returns the kept sequence and, for each kept residue, its 0-based position in the full one.
+    """
+    if len(sequence) <= max_len:
+        return sequence, np.arange(len(sequence))
+    half = max_len // 2
+    kept = np.concatenate([np.arange(half), np.arange(len(sequence) - (max_len - half), len(sequence))])
+    return sequence[:half] + sequence[len(sequence) - (max_len - half):], kept
+
+
+def to_full_coordinates(values: np.ndarray, full_length: int, max_len: int = MAX_LEN) -> np.ndarray:
+    """Map per-residue values of a truncated sequence back onto the full sequence; NaN where unseen.
+
+    Parameters
+    ----------
+    values : array of shape (min(full_length, max_len),)
+    full_length : length of the full sequence
+
+    Returns
+    -------
+    array of shape (full_length,), float32
+    """
+    _, kept = truncate("A" * full_length, max_len)
+    if len(values) != len(kept):
+        raise ValueError(f"{len(values)} values for {len(kept)} kept residues")
+    out = np.full(full_length, np.nan, dtype=np.float32)
+    out[kept] = values
+    return out
+
+
+def encode(sequence: str) -> torch.Tensor:
+    """Token ids (1..25) of a sequence, after truncation; shape (min(L, 1000),), int64."""
+    kept, _ = truncate(sequence)
+    return torch.tensor([TOKEN[c] for c in kept], dtype=torch.long)
+
+
+@dataclass
+class Batch:
+    """Padded tokens (B, L), true lengths (B,), labels (B,) (-1 when unknown) and the proteins."""
+
+    tokens: torch.Tensor
+    lengths: torch.Tensor
+    labels: torch.Tensor
+    proteins: list[Protein]
+
+    def to(self, device) -> Batch:
+        return Batch(self.tokens.to(device), self.lengths, self.labels.to(device), self.proteins)
+
+
+def collate(proteins: list[Protein], pad_to: int | None = None) -> Batch:
+    """Pad a list of proteins into one batch (to the longest, or to ``pad_to``)."""
+    encoded = [encode(p.sequence) for p in proteins]
+    lengths = torch.tensor([len(e) for e in encoded], dtype=torch.long)
+    width = pad_to or int(lengths.max())
+    tokens = torch.full((len(encoded), width), PAD, dtype=torch.long)
+    for i, e in enumerate(encoded):
+        tokens[i, :len(e)] = e
+    labels = torch.tensor([p.y if p.label else -1 for p in proteins], dtype=torch.long)
+    return Batch(tokens, lengths, labels, proteins)
+
+
+def batches(proteins: list[Protein], batch_size: int, *, seed: int | None = None, bucketed: bool = True,
+            pad_to: int | None = None) -> Iterator[Batch]:
+    """Length-bucketed batches: proteins of similar length together, so padding costs little.
+
+    With ``seed`` the membership of buckets is jittered and their order shuffled (training); without
+    it batches come in a fixed order (evaluation). ``bucketed=False`` keeps the input order.
+    """
+    order = np.arange(len(proteins))
+    if bucketed:
+        lengths = np.array([min(len(p.sequence), MAX_LEN) for p in proteins], dtype=np.float64)
+        if seed is not None:  # jitter so that equal lengths don't always share a batch
+            lengths = lengths + np.random.default_rng(seed).uniform(0, 1, len(lengths))
+        order = np.argsort(lengths, kind="stable")
+    chunks = [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
+    if seed is not None:
+        np.random.default_rng(seed + 1).shuffle(chunks)
+    for chunk in chunks:
+        yield collate([proteins[i] for i in chunk], pad_to=pad_to)

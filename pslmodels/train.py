@@ -1,0 +1,300 @@
+"""``python -m pslmodels.train --model bilstm-att [--preset paper] [--epochs 50] [--seed 0] ...``
+
+Trains one model of the study on DeepLoc (SPEC 2-3): train = the non-test proteins minus a seeded,
+stratified 10 % validation split; early stopping on validation macro-F1; test = the official
+partition. A run directory holds ``config.json``, ``best.pt`` and ``last.pt`` (weights, both
+configs, optimizer and RNG state, history), ``metrics.json`` (validation and test) and
+``test_predictions.parquet``. Running the same command again resumes from ``last.pt``; with the
+same seed the result is the same as an uninterrupted run (on CPU).
+
+Every option below is ``--name value``; unknown names are refused.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn.functional as F
+from sklearn.model_selection import train_test_split
+from tqdm import tqdm
+
+from pslindex.classes import CLASSES
+from pslindex.errors import PslError, cli_main
+from pslmodels.data import Protein, batches, file_sha256, read_fasta, split
+from pslmodels.metrics import classification_metrics
+from pslmodels.model import ARCHS, PRESETS, ModelConfig, PslModel
+
+DATA_DIR = Path(os.environ.get("PSL_DATA_DIR", Path(__file__).resolve().parents[1].parent / "shared" / "data"))
+
+
+@dataclass
+class TrainConfig:
+    model: str = "bilstm-att"          # one of ARCHS
+    preset: str = "paper"              # paper (the authors' sizes) | deeploc (bigger, for a GPU)
+    epochs: int = 50                   # the authors trained 50 epochs
+    batch_size: int = 5                # the authors' batch size
+    lr: float = 1e-3                   # Adam
+    seed: int = 0                      # fixes the validation split, init, batch order, dropout
+    device: str = "auto"               # auto | cpu | cuda
+    run_dir: str = ""                  # default runs/<model>-s<seed>
+    data: str = str(DATA_DIR / "deeploc" / "deeploc_data.fasta.gz")
+    val_fraction: float = 0.1
+    patience: int = 10                 # early stopping: epochs without a better validation macro-F1
+    max_train: int = 0                 # >0: a seeded, stratified subset of the training set (demos, tests)
+    max_length: int = 0                # >0: train only on proteins up to this length (demos, tests)
+    max_eval: int = 0                  # >0: seeded, stratified subsets of validation and test (demos, tests)
+    preset_from: str = ""              # mlp-preset: run directory of a trained model whose attention to use
+    threads: int = 0                   # torch CPU threads; 0 = torch's default
+    quiet: bool = False                # no progress bars
+
+    def resolved_run_dir(self) -> Path:
+        return Path(self.run_dir or f"runs/{self.model}-s{self.seed}")
+
+
+def git_commit() -> str:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
+                             cwd=Path(__file__).resolve().parent)
+        return out.stdout.strip() or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def pick_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise PslError("--device cuda: no CUDA device is available")
+    return torch.device(name)
+
+
+def _atomic_save(obj: dict, path: Path) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def load_checkpoint(path: Path) -> dict:
+    """Load a checkpoint safely (``weights_only=True``: tensors and plain Python values only)."""
+    if not path.is_file():
+        raise PslError(f"{path}: no checkpoint here")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # unpickling errors come in many types
+        raise PslError(f"{path}: not a readable checkpoint ({str(exc).splitlines()[0]})") from None
+
+
+def load_model(run_dir: str | Path, which: str = "best") -> tuple[PslModel, dict]:
+    """Rebuild a trained model from its run directory alone (config + weights in the checkpoint)."""
+    path = Path(run_dir) / f"{which}.pt"
+    ckpt = load_checkpoint(path)
+    if "model_config" not in ckpt or "model" not in ckpt:
+        raise PslError(f"{path}: not a pslmodels checkpoint (no model_config)")
+    config = ModelConfig(**ckpt["model_config"])
+    model = PslModel(config)
+    try:
+        missing, unexpected = model.load_state_dict(ckpt["model"], strict=False)
+    except RuntimeError as exc:  # same keys, other shapes
+        raise PslError(f"{path}: weights do not fit model {config.arch}: "
+                       f"{str(exc).splitlines()[1].strip()}") from None
+    if missing or unexpected:
+        raise PslError(f"{path}: weights do not fit model {config.arch}: missing key(s) {missing[:3]}, "
+                       f"unexpected key(s) {unexpected[:3]}")
+    model.eval()
+    return model, ckpt
+
+
+def stratified_subset(proteins: list[Protein], n: int, seed: int) -> list[Protein]:
+    """Exactly ``n`` proteins, stratified by class and seeded (all of them if n <= 0 or n >= len)."""
+    if n <= 0 or n >= len(proteins):
+        return proteins
+    labels = [p.label for p in proteins]
+    if n < len(set(labels)):  # too few to hold every class: a plain seeded sample
+        picked = np.random.default_rng(seed).choice(len(proteins), size=n, replace=False)
+        return [proteins[i] for i in sorted(picked)]
+    subset, _ = train_test_split(proteins, train_size=n, random_state=seed, stratify=labels)
+    return list(subset)
+
+
+@torch.no_grad()
+def predict(model: PslModel, proteins: list[Protein], device: torch.device, batch_size: int = 32,
+            teacher: PslModel | None = None) -> np.ndarray:
+    """Class probabilities, shape (n, 10), in the order of ``proteins``."""
+    model.eval()
+    probs = np.zeros((len(proteins), len(CLASSES)), dtype=np.float32)
+    index = {id(p): i for i, p in enumerate(proteins)}
+    for batch in batches(proteins, batch_size):
+        batch = batch.to(device)
+        attention = teacher_attention(teacher, batch) if teacher is not None else None
+        logits, _ = model(batch.tokens, batch.lengths, attention=attention)
+        rows = [index[id(p)] for p in batch.proteins]
+        probs[rows] = torch.softmax(logits, dim=1).cpu().numpy()
+    return probs
+
+
+@torch.no_grad()
+def teacher_attention(teacher: PslModel, batch) -> torch.Tensor:
+    """The per-residue attention of a trained model, used as the preset weights of mlp-preset."""
+    teacher.eval()
+    _, alpha = teacher(batch.tokens, batch.lengths)
+    return alpha
+
+
+def evaluate(model, proteins, device, teacher=None) -> tuple[dict, np.ndarray]:
+    probs = predict(model, proteins, device, teacher=teacher)
+    y = np.array([p.y for p in proteins])
+    return classification_metrics(y, probs.argmax(1)), probs
+
+
+def predictions_frame(proteins: list[Protein], probs: np.ndarray) -> pd.DataFrame:
+    return pd.DataFrame({
+        "accession": [p.accession for p in proteins],
+        "true_label": [p.label for p in proteins],
+        "pred_label": [CLASSES[i] for i in probs.argmax(1)],
+        "probs": [row.astype(np.float32).tolist() for row in probs],
+    })
+
+
+def train(cfg: TrainConfig) -> dict:
+    """Train (or resume) one run; returns the final metrics dict (also written to metrics.json)."""
+    if cfg.model not in ARCHS:
+        raise PslError(f"--model {cfg.model!r}: choose one of {', '.join(ARCHS)}")
+    if cfg.preset not in PRESETS:
+        raise PslError(f"--preset {cfg.preset!r}: choose one of {', '.join(PRESETS)}")
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    device = pick_device(cfg.device)
+    run_dir = cfg.resolved_run_dir()
+    run_dir.mkdir(parents=True, exist_ok=True)
+    teacher = None
+    if cfg.model == "mlp-preset":
+        if not cfg.preset_from:
+            raise PslError("--model mlp-preset needs --preset_from RUN_DIR (a trained model with attention)")
+        teacher, _ = load_model(cfg.preset_from)
+        if not teacher.has_attention:
+            raise PslError(f"{cfg.preset_from}: model {teacher.config.arch} has no attention to preset")
+        teacher.to(device)
+
+    proteins = read_fasta(cfg.data)
+    train_set, val_set, test_set = split(proteins, val_fraction=cfg.val_fraction, seed=cfg.seed)
+    if cfg.max_length:
+        train_set = [p for p in train_set if len(p.sequence) <= cfg.max_length]
+    train_set = stratified_subset(train_set, cfg.max_train, cfg.seed)
+    if cfg.max_eval:
+        val_set = stratified_subset(val_set, cfg.max_eval, cfg.seed)
+        test_set = stratified_subset(test_set, cfg.max_eval, cfg.seed)
+
+    torch.manual_seed(cfg.seed)
+    model_config = ModelConfig.from_preset(cfg.model, cfg.preset)
+    model = PslModel(model_config).to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    state = {"epoch": 0, "best_score": -1.0, "best_epoch": -1, "history": []}
+    last = run_dir / "last.pt"
+    if last.is_file():
+        ckpt = load_checkpoint(last)
+        if ckpt.get("train_config", {}).get("model") != cfg.model:
+            raise PslError(f"{last}: checkpoint of model {ckpt.get('train_config', {}).get('model')!r}, "
+                           f"not {cfg.model!r}; use another --run_dir")
+        model.load_state_dict(ckpt["model"])
+        optimizer.load_state_dict(ckpt["optimizer"])
+        torch.set_rng_state(ckpt["torch_rng"])
+        state = {k: ckpt[k] for k in state}
+        print(f"resuming {run_dir} after epoch {state['epoch']}", file=sys.stderr)
+    meta = {"data": cfg.data, "data_sha256": file_sha256(cfg.data), "commit": git_commit(),
+            "n_train": len(train_set), "n_val": len(val_set), "n_test": len(test_set), "device": str(device)}
+    (run_dir / "config.json").write_text(json.dumps({"train": asdict(cfg), "model": model_config.to_dict(),
+                                                     **meta}, indent=1))
+
+    def checkpoint(path: Path) -> None:
+        _atomic_save({"model": model.state_dict(), "model_config": model_config.to_dict(),
+                      "train_config": asdict(cfg), "optimizer": optimizer.state_dict(),
+                      "torch_rng": torch.get_rng_state(), **state, **meta}, path)
+
+    started = time.time()
+    for epoch in range(state["epoch"], cfg.epochs):
+        if epoch - state["best_epoch"] > cfg.patience and state["best_epoch"] >= 0:
+            break
+        model.train()
+        total, seen = 0.0, 0
+        bar = tqdm(batches(train_set, cfg.batch_size, seed=cfg.seed * 1000 + epoch), disable=cfg.quiet,
+                   total=(len(train_set) + cfg.batch_size - 1) // cfg.batch_size, desc=f"epoch {epoch + 1}",
+                   unit="batch", mininterval=2.0)
+        for batch in bar:
+            batch = batch.to(device)
+            attention = teacher_attention(teacher, batch) if teacher is not None else None
+            logits, _ = model(batch.tokens, batch.lengths, attention=attention)
+            loss = F.cross_entropy(logits, batch.labels)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            total += loss.item() * len(batch.proteins)
+            seen += len(batch.proteins)
+            bar.set_postfix(loss=f"{total / seen:.3f}", refresh=False)
+        val_metrics, _ = evaluate(model, val_set, device, teacher)
+        state["epoch"] = epoch + 1
+        state["history"].append({"epoch": epoch + 1, "train_loss": total / max(seen, 1),
+                                 "val_accuracy": val_metrics["accuracy"], "val_f1_macro": val_metrics["f1_macro"],
+                                 "seconds": time.time() - started})
+        if val_metrics["f1_macro"] > state["best_score"]:
+            state["best_score"], state["best_epoch"] = val_metrics["f1_macro"], epoch + 1
+            checkpoint(run_dir / "best.pt")
+        checkpoint(last)
+        print(f"epoch {epoch + 1}: train loss {total / max(seen, 1):.4f}, val acc {val_metrics['accuracy']:.3f}, "
+              f"val macro-F1 {val_metrics['f1_macro']:.3f}", file=sys.stderr, flush=True)
+
+    model, _ = load_model(run_dir, "best")
+    model.to(device)
+    val_metrics, _ = evaluate(model, val_set, device, teacher)
+    test_metrics, test_probs = evaluate(model, test_set, device, teacher)
+    metrics = {"model": cfg.model, "preset": cfg.preset, "seed": cfg.seed, "best_epoch": state["best_epoch"],
+               "epochs_run": state["epoch"], "train_seconds": round(time.time() - started, 1),
+               "validation": val_metrics, "test": test_metrics, **meta}
+    (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=1))
+    predictions_frame(test_set, test_probs).to_parquet(run_dir / "test_predictions.parquet", index=False)
+    return metrics
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m pslmodels.train", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    defaults = TrainConfig()
+    for f in fields(TrainConfig):
+        default = getattr(defaults, f.name)
+        kwargs = {"default": default, "help": f"default: {default!r}"}
+        if f.name == "model":
+            kwargs["choices"] = list(ARCHS)
+        if f.name == "preset":
+            kwargs["choices"] = list(PRESETS)
+        if isinstance(default, bool):
+            parser.add_argument(f"--{f.name}", action="store_true", help=kwargs["help"])
+        else:
+            parser.add_argument(f"--{f.name}", f"--{f.name.replace('_', '-')}", type=type(default), **kwargs)
+    return parser
+
+
+def run(argv=None) -> int:
+    cfg = TrainConfig(**vars(build_parser().parse_args(argv)))
+    metrics = train(cfg)
+    t = metrics["test"]
+    print(f"{cfg.model} ({cfg.preset}, seed {cfg.seed}): best epoch {metrics['best_epoch']}, test accuracy "
+          f"{t['accuracy']:.3f}, macro-F1 {t['f1_macro']:.3f}, MCC {t['mcc']:.3f} (n={t['n']}); "
+          f"run in {cfg.resolved_run_dir()}")
+    return 0
+
+
+def main(argv=None) -> int:
+    return cli_main(run, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

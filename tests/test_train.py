@@ -1,0 +1,133 @@
+"""Real tiny training runs on DeepLoc slices."""
+
+import json
+
+import pandas as pd
+import pytest
+import torch
+import torch.nn.functional as F
+
+from conftest import SHARED
+from pslindex.errors import PslError
+from pslmodels import evaluate as evaluate_cli
+from pslmodels import train as train_cli
+from pslmodels.data import collate, read_fasta
+from pslmodels.model import ARCHS, ModelConfig, PslModel
+from pslmodels.train import TrainConfig, load_model, train
+
+DEEPLOC = SHARED / "data/deeploc/deeploc_data.fasta.gz"
+
+
+@pytest.fixture(scope="module")
+def short_proteins():
+    ps = [p for p in read_fasta(DEEPLOC) if len(p.sequence) < 120]
+    return ps[::max(1, len(ps) // 16)][:16]
+
+
+@pytest.mark.parametrize("arch", list(ARCHS))
+def test_each_model_learns(arch, short_proteins):
+    torch.manual_seed(0)
+    model = PslModel(ModelConfig.from_preset(arch, "paper"))
+    b = collate(short_proteins)
+    preset = torch.rand(b.tokens.shape) if arch == "mlp-preset" else None
+    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+    losses = []
+    for _ in range(25):
+        logits, _ = model(b.tokens, b.lengths, attention=preset)
+        loss = F.cross_entropy(logits, b.labels)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.7 * losses[0], losses
+
+
+def tiny(run_dir, **overrides):
+    return TrainConfig(**{**dict(model="bilstm-att", epochs=2, batch_size=10, max_train=30, max_length=300,
+                                 max_eval=20, seed=3,
+                                 device="cpu", run_dir=str(run_dir), data=str(DEEPLOC), quiet=True), **overrides})
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    run_dir = tmp_path_factory.mktemp("runs") / "att"
+    metrics = train(tiny(run_dir))
+    return run_dir, metrics
+
+
+def test_run_directory_contents(tiny_run):
+    run_dir, metrics = tiny_run
+    assert {p.name for p in run_dir.iterdir()} >= {"config.json", "best.pt", "last.pt", "metrics.json",
+                                                   "test_predictions.parquet"}
+    saved = json.loads((run_dir / "metrics.json").read_text())
+    assert saved["test"]["n"] == 20 and len(saved["test"]["f1_per_class"]) == 10
+    assert 0.0 <= saved["test"]["accuracy"] <= 1.0 and len(saved["test"]["confusion"]) == 10
+    assert saved["data_sha256"] and saved["epochs_run"] == 2
+    preds = pd.read_parquet(run_dir / "test_predictions.parquet")
+    assert len(preds) == 20 and len(preds.probs.iloc[0]) == 10
+    model, ckpt = load_model(run_dir)                      # rebuilt from the checkpoint alone
+    assert model.config.arch == "bilstm-att" and ckpt["train_config"]["seed"] == 3
+
+
+def test_same_seed_same_metrics(tiny_run, tmp_path):
+    _, metrics = tiny_run
+    again = train(tiny(tmp_path / "again"))
+    assert again["test"] == metrics["test"] and again["validation"] == metrics["validation"]
+
+
+def test_resume_equals_uninterrupted(tiny_run, tmp_path):
+    run_dir, metrics = tiny_run
+    interrupted = tmp_path / "resumed"
+    train(tiny(interrupted, epochs=1))                     # "killed" after epoch 1 ...
+    resumed = train(tiny(interrupted, epochs=2))           # ... and run again
+    assert resumed["test"] == metrics["test"]
+    a = torch.load(run_dir / "last.pt", weights_only=True)["model"]
+    b = torch.load(interrupted / "last.pt", weights_only=True)["model"]
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_mlp_preset_uses_a_trained_run(tiny_run, tmp_path):
+    run_dir, _ = tiny_run
+    metrics = train(tiny(tmp_path / "preset", model="mlp-preset", preset_from=str(run_dir), epochs=1))
+    assert metrics["test"]["n"] == 20
+    with pytest.raises(PslError, match="needs --preset_from"):
+        train(tiny(tmp_path / "p2", model="mlp-preset", epochs=1))
+
+
+def test_checkpoint_from_another_model(tiny_run, tmp_path):
+    run_dir, _ = tiny_run
+    with pytest.raises(PslError, match="checkpoint of model 'bilstm-att', not 'cnn35'"):
+        train(tiny(run_dir, model="cnn35"))
+    # weights of one architecture do not load into another
+    ckpt = torch.load(run_dir / "best.pt", weights_only=True)
+    ckpt["model_config"]["arch"] = "cnn35-att"
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    torch.save(ckpt, bad / "best.pt")
+    with pytest.raises(PslError, match="weights do not fit model cnn35-att: .*size mismatch|missing key"):
+        load_model(bad)
+    (bad / "best.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(PslError, match="not a readable checkpoint"):
+        load_model(bad)
+
+
+def test_cli_refuses_unknown_keys_and_bad_values(capsys):
+    with pytest.raises(SystemExit):
+        train_cli.build_parser().parse_args(["--unknown_key", "1"])
+    with pytest.raises(SystemExit):
+        train_cli.build_parser().parse_args(["--epochs", "many"])
+    assert "invalid int value" in capsys.readouterr().err
+
+
+def test_evaluate_on_another_fasta(tiny_run, tmp_path, capsys):
+    run_dir, _ = tiny_run
+    hard = SHARED / "data/deeploc/setHARD.fasta.gz"
+    assert evaluate_cli.main([str(run_dir), "--fasta", str(hard), "--limit", "25"]) == 0
+    out = capsys.readouterr().out
+    assert "setHARD.fasta.gz: 25 proteins" in out and "accuracy" in out
+    unlabelled = tmp_path / "q.fasta"
+    unlabelled.write_text(">Q1\nMKVLAAGIVALLLAAGCSS\n")
+    assert evaluate_cli.main([str(run_dir), "--fasta", str(unlabelled), "--out", str(tmp_path / "p.parquet")]) == 0
+    assert pd.read_parquet(tmp_path / "p.parquet").accession.tolist() == ["Q1"]
+    assert evaluate_cli.main([str(tmp_path / "nothing"), "--fasta", str(unlabelled)]) == 2
+    assert "no checkpoint here" in capsys.readouterr().err
