@@ -5,8 +5,8 @@
 Times training steps (forward, backward, Adam) over the same seeded slice of the training set,
 both ways, in the same run: every batch padded to 1000 and run as if it were all residues (the
 naive way), against length-bucketed batches run with each protein's exact length (pslmodels'
-BiLSTM: padding only follows real residues, no PackedSequence); prints sequences/s, the ratio (target >= 1.8x) and the estimated time
-of one full epoch (9,960 training proteins) for each.
+BiLSTM: padding only follows real residues, no PackedSequence). Prints sequences/s, the ratio
+(target >= 1.8x) and the estimated time of one full epoch (9,960 training proteins) for each.
 """
 
 from __future__ import annotations

@@ -18,6 +18,10 @@ SPROT_FIXTURE = DATA / "uniprot" / "sprot_fixture.dat"
 DEBIAN_FIXTURE = DATA / "debian" / "metastudent-data"
 SHARED = Path(os.environ.get("PSL_SHARED", REPO.parent / "shared"))
 
+if not (SHARED / "data" / "deeploc").is_dir():
+    raise pytest.UsageError(f"{SHARED}/data/deeploc not found: the tests read the shared data sets from "
+                            "../shared beside the repository, or from $PSL_SHARED")
+
 # The models are small: one thread is faster than two for their many tiny ops, and it keeps runs
 # bit-for-bit repeatable.
 torch.set_num_threads(1)
