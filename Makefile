@@ -5,12 +5,13 @@ PYTHON  := $(VENV)/bin/python
 SOURCE  ?= auto
 INDEX   ?= data/index
 
-.PHONY: help setup index index-info test test-all lint bench clean
+.PHONY: help setup index index-info demo train test test-all lint bench clean
 
 help:
 	@echo "make setup       create $(VENV) with the pinned CPU torch and the project (editable)"
 	@echo "make index       build the Swiss-Prot location index in $(INDEX) (SOURCE=auto|uniprot|debian|PATH)"
 	@echo "make index-info  show what the index holds"
+	@echo "make demo        the study in small on real data: index, train, diagnose, attribute, hit rate (~15 min)"
 	@echo "make test        the test suite (slow end-to-end tests excluded)"
 	@echo "make test-all    every test, including the slow end-to-end ones"
 	@echo "make lint        ruff"
@@ -31,6 +32,9 @@ index: setup
 index-info: setup
 	$(PYTHON) -m pslindex.info $(INDEX)
 
+demo: setup
+	$(PYTHON) -m pslmodels.demo --index $(INDEX)
+
 test: setup
 	$(PYTHON) -m pytest -q -m "not slow"
 
@@ -43,6 +47,7 @@ lint: setup
 bench: setup
 	$(PYTHON) bench/index_build.py
 	$(PYTHON) bench/matcher.py --index $(INDEX)
+	$(PYTHON) bench/train_throughput.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info

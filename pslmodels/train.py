@@ -25,7 +25,6 @@ import numpy as np
 import pandas as pd
 import torch
 import torch.nn.functional as F
-from sklearn.model_selection import train_test_split
 from tqdm import tqdm
 
 from pslindex.classes import CLASSES
@@ -115,15 +114,22 @@ def load_model(run_dir: str | Path, which: str = "best") -> tuple[PslModel, dict
 
 
 def stratified_subset(proteins: list[Protein], n: int, seed: int) -> list[Protein]:
-    """Exactly ``n`` proteins, stratified by class and seeded (all of them if n <= 0 or n >= len)."""
+    """Exactly ``n`` proteins, classes in proportion (largest remainder), seeded; all if n <= 0 or n >= len.
+
+    Returned in their input order.
+    """
     if n <= 0 or n >= len(proteins):
         return proteins
-    labels = [p.label for p in proteins]
-    if n < len(set(labels)):  # too few to hold every class: a plain seeded sample
-        picked = np.random.default_rng(seed).choice(len(proteins), size=n, replace=False)
-        return [proteins[i] for i in sorted(picked)]
-    subset, _ = train_test_split(proteins, train_size=n, random_state=seed, stratify=labels)
-    return list(subset)
+    rng = np.random.default_rng(seed)
+    labels = np.array([p.label for p in proteins])
+    classes, sizes = np.unique(labels, return_counts=True)
+    exact = n * sizes / len(proteins)
+    quota = np.floor(exact).astype(int)
+    for i in np.argsort(-(exact - quota), kind="stable")[: n - quota.sum()]:
+        quota[i] += 1
+    picked = np.concatenate([rng.choice(np.flatnonzero(labels == c), size=q, replace=False)
+                             for c, q in zip(classes, quota, strict=True)])
+    return [proteins[i] for i in np.sort(picked)]
 
 
 @torch.no_grad()
