@@ -117,7 +117,8 @@ class IntegratedGradients(Attribution):
                 sub = Batch(batch.tokens[redo], batch.lengths[redo], batch.labels[redo], [])
                 s2, d2 = self._run(lig, sub, target[redo], steps)
                 scores[redo, :s2.shape[1]], delta[redo] = s2, d2
-        mask = torch.arange(batch.tokens.shape[1], device=scores.device)[None] < batch.lengths.to(scores.device)[:, None]
+        positions = torch.arange(batch.tokens.shape[1], device=scores.device)[None]
+        mask = positions < batch.lengths.to(scores.device)[:, None]
         return AttributionResult(scores * mask, probs, delta)
 
     def _run(self, lig, batch, target, n_steps):

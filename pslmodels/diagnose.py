@@ -64,7 +64,8 @@ def diagnose(model, proteins, *, seeds: int = 3, device="cpu") -> pd.DataFrame:
         probs = base if mode == "trained" else probabilities(model, proteins, method, device)
         m = classification_metrics(y, probs.argmax(1))
         rows.append({"mode": mode, "seed": seed, "f1_micro": m["f1_micro"], "f1_macro": m["f1_macro"],
-                     "jsd": float(jensen_shannon(base, probs).mean()), "tvd": float(total_variation(base, probs).mean()),
+                     "jsd": float(jensen_shannon(base, probs).mean()),
+                     "tvd": float(total_variation(base, probs).mean()),
                      "flip_rate": float((probs.argmax(1) != base.argmax(1)).mean())})
     return pd.DataFrame(rows)
 
