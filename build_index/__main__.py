@@ -18,6 +18,7 @@ from pathlib import Path
 from build_index import debian, download, uniprot
 from build_index.load import write_index
 from pslindex.errors import PslError, cli_main
+from pslindex.files import file_checksum
 from pslindex.matcher import build_matcher
 from pslindex.store import DEFAULT_INDEX_DIR, open_index
 
@@ -47,7 +48,7 @@ def _local(path: Path, args) -> tuple[object, dict]:
         return _debian(args, deb=path if path.suffix == ".deb" else None,
                        root=path if path.is_dir() else None)
     meta = {"source": "uniprot-local", "input": str(path), "input_size": str(path.stat().st_size),
-            "input_md5": download.md5_file(path), "release": "unknown (local file)"}
+            "input_md5": file_checksum(path, "md5"), "release": "unknown (local file)"}
     return uniprot.read_swissprot(path), meta
 
 
@@ -56,7 +57,7 @@ def _uniprot(args) -> tuple[object, dict]:
     log(f"downloading UniProt release {remote.release} ({remote.size} bytes)")
     path = download.download(remote, args.download_dir / download.SPROT_FILE, progress=not args.quiet)
     meta = {"source": "uniprot", "input": remote.url, "release": remote.release or "unknown",
-            "input_size": str(path.stat().st_size), "input_md5": remote.md5 or download.md5_file(path)}
+            "input_size": str(path.stat().st_size), "input_md5": remote.md5 or file_checksum(path, "md5")}
     return uniprot.read_swissprot(path), meta
 
 
@@ -66,7 +67,7 @@ def _debian(args, deb: Path | None = None, root: Path | None = None) -> tuple[ob
         if deb is None:
             log("fetching Debian package metastudent-data with apt-get download")
             deb = debian.fetch_deb(args.download_dir)
-        meta.update(input=str(deb), input_size=str(deb.stat().st_size), input_sha256=debian.sha256_file(deb))
+        meta.update(input=str(deb), input_size=str(deb.stat().st_size), input_sha256=file_checksum(deb))
         log(f"unpacking {deb.name}")
         root = debian.unpack_deb(deb, args.download_dir / "metastudent-data")
     else:

@@ -17,7 +17,6 @@ BLAST v4 layout (NCBI ``readdb`` format; all integers big-endian except the resi
 
 from __future__ import annotations
 
-import hashlib
 import lzma
 import os
 import shutil
@@ -33,6 +32,7 @@ import numpy as np
 from build_index.mapping import GoClassMapper
 from build_index.records import ProteinRecord
 from pslindex.errors import PslError
+from pslindex.files import file_checksum
 
 PACKAGE = "metastudent-data"
 # Members of the package the index needs, relative to the package's data root.
@@ -219,14 +219,6 @@ def _apt_field(package: str, name: str) -> str | None:
     return None
 
 
-def sha256_file(path: Path, chunk: int = 1 << 22) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while block := handle.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def fetch_deb(download_dir: Path, package: str = PACKAGE) -> Path:
     """Download ``package``'s ``.deb`` into ``download_dir`` with ``apt-get download``.
 
@@ -243,7 +235,7 @@ def fetch_deb(download_dir: Path, package: str = PACKAGE) -> Path:
         raise PslError(f"apt does not know the package {package}: is this a Debian/Ubuntu machine "
                        "with package lists (run 'apt-get update')?")
     for existing in sorted(download_dir.glob(f"{package}_*.deb")):
-        if sha256_file(existing) == expected:
+        if file_checksum(existing) == expected:
             return existing
     result = subprocess.run(["apt-get", "download", package], cwd=download_dir, capture_output=True,
                             text=True, check=False)
@@ -255,7 +247,7 @@ def fetch_deb(download_dir: Path, package: str = PACKAGE) -> Path:
     size = _apt_field(package, "Size")
     if size is not None and deb.stat().st_size != int(size):
         raise PslError(f"{deb}: {deb.stat().st_size} bytes, apt expects {size} (truncated download)")
-    if sha256_file(deb) != expected:
+    if file_checksum(deb) != expected:
         raise PslError(f"{deb}: SHA256 differs from apt's package index; delete it and retry")
     return deb
 

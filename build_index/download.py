@@ -7,7 +7,6 @@ truncated or corrupt download is never used.
 
 from __future__ import annotations
 
-import hashlib
 import urllib.error
 import urllib.request
 import xml.etree.ElementTree as ET
@@ -17,6 +16,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from pslindex.errors import PslError
+from pslindex.files import file_checksum
 
 UNIPROT_BASE = "https://ftp.uniprot.org/pub/databases/uniprot/current_release/knowledgebase/complete/"
 SPROT_FILE = "uniprot_sprot.dat.gz"
@@ -30,14 +30,6 @@ class RemoteFile:
     size: int | None
     md5: str | None
     release: str | None = None
-
-
-def md5_file(path: Path, chunk: int = 1 << 22) -> str:
-    digest = hashlib.md5()
-    with open(path, "rb") as handle:
-        while block := handle.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _get(url: str, timeout: float, headers: dict | None = None):
@@ -102,7 +94,7 @@ def download(remote: RemoteFile, dest: Path, *, timeout: float = 60, progress: b
     if remote.size is not None and got != remote.size:
         raise PslError(f"{part}: {got} bytes, expected {remote.size} (connection dropped?); "
                        "run again to resume")
-    if remote.md5 is not None and md5_file(part) != remote.md5.lower():
+    if remote.md5 is not None and file_checksum(part, "md5") != remote.md5.lower():
         part.unlink()
         raise PslError(f"{remote.url}: MD5 mismatch after download; the partial file was deleted, run again")
     part.replace(dest)
@@ -112,5 +104,5 @@ def download(remote: RemoteFile, dest: Path, *, timeout: float = 60, progress: b
 def _verified(path: Path, remote: RemoteFile) -> bool:
     if remote.size is not None and path.stat().st_size != remote.size:
         return False
-    return remote.md5 is None or md5_file(path) == remote.md5.lower()
+    return remote.md5 is None or file_checksum(path, "md5") == remote.md5.lower()
 

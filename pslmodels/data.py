@@ -8,7 +8,6 @@ the official ``test`` partition, validation a seeded stratified 10 % of the rest
 from __future__ import annotations
 
 import gzip
-import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -108,10 +107,6 @@ def read_fasta(path: str | Path, *, require_labels: bool = True) -> list[Protein
     if not proteins:
         raise PslError(f"{path}: no FASTA records")
     return proteins
-
-
-def file_sha256(path: str | Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def split(proteins: list[Protein], *, val_fraction: float = 0.1, seed: int = 0

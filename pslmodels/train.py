@@ -29,7 +29,8 @@ from tqdm import tqdm
 
 from pslindex.classes import CLASSES
 from pslindex.errors import PslError, cli_main
-from pslmodels.data import Protein, batches, file_sha256, read_fasta, split
+from pslindex.files import file_checksum
+from pslmodels.data import Protein, batches, read_fasta, split
 from pslmodels.metrics import classification_metrics
 from pslmodels.model import ARCHS, PRESETS, ModelConfig, PslModel
 
@@ -216,7 +217,7 @@ def train(cfg: TrainConfig) -> dict:
         torch.set_rng_state(ckpt["torch_rng"])
         state = {k: ckpt[k] for k in state}
         print(f"resuming {run_dir} after epoch {state['epoch']}", file=sys.stderr)
-    meta = {"data": cfg.data, "data_sha256": file_sha256(cfg.data), "commit": git_commit(),
+    meta = {"data": cfg.data, "data_sha256": file_checksum(cfg.data), "commit": git_commit(),
             "n_train": len(train_set), "n_val": len(val_set), "n_test": len(test_set), "device": str(device)}
     (run_dir / "config.json").write_text(json.dumps({"train": asdict(cfg), "model": model_config.to_dict(),
                                                      **meta}, indent=1))
