@@ -102,23 +102,36 @@ def _counting_sort(codes, n_buckets, n_parts):
 
 
 @numba.njit(parallel=True, cache=True)
-def _search(text, offsets, positions, pep_codes, pep_starts, count_only, out_start, out_pep, out_pos):
+def _seeds(offsets, pep_codes, pep_starts):
+    """The rarest 5-mer of each peptide: its code, its offset in the peptide, its number of positions."""
     n = len(pep_starts) - 1
-    found = np.zeros(n, dtype=np.int64)
+    best = np.empty(n, dtype=np.int64)
+    best_off = np.empty(n, dtype=np.int64)
+    best_count = np.empty(n, dtype=np.int64)
     for p in numba.prange(n):
-        a, b = pep_starts[p], pep_starts[p + 1]
-        length = b - a
-        best, best_off, best_count = -1, 0, 1 << 62
-        for o in range(length - K + 1):  # the rarest 5-mer of the peptide seeds the search
+        a = pep_starts[p]
+        best_count[p] = 1 << 62
+        for o in range(pep_starts[p + 1] - a - K + 1):
             code = 0
             for j in range(K):
                 code = code * SIGMA + pep_codes[a + o + j]
             cnt = offsets[code + 1] - offsets[code]
-            if cnt < best_count:
-                best, best_off, best_count = code, o, cnt
+            if cnt < best_count[p]:
+                best[p], best_off[p], best_count[p] = code, o, cnt
+    return best, best_off, best_count
+
+
+@numba.njit(parallel=True, cache=True)
+def _verify(text, offsets, positions, pep_codes, pep_starts, best, best_off, slot_start, out_pos):
+    """Check every seed of every peptide against the text; hits go to the peptide's own slots."""
+    n = len(pep_starts) - 1
+    found = np.zeros(n, dtype=np.int64)
+    for p in numba.prange(n):
+        a = pep_starts[p]
+        length = pep_starts[p + 1] - a
         k = 0
-        for idx in range(offsets[best], offsets[best + 1]):
-            s = positions[idx] - best_off
+        for idx in range(offsets[best[p]], offsets[best[p] + 1]):
+            s = positions[idx] - best_off[p]
             if s < 0 or s + length > len(text):
                 continue
             ok = True
@@ -127,12 +140,30 @@ def _search(text, offsets, positions, pep_codes, pep_starts, count_only, out_sta
                     ok = False
                     break
             if ok:
-                if not count_only:
-                    out_pep[out_start[p] + k] = p
-                    out_pos[out_start[p] + k] = s
+                out_pos[slot_start[p] + k] = s
                 k += 1
         found[p] = k
     return found
+
+
+@numba.njit(cache=True)
+def _compact(found, slot_start, out_pos, starts, first_peptide):
+    """Gather the hits out of their slots as (peptide, sequence, position in the sequence)."""
+    total = found.sum()
+    pep = np.empty(total, dtype=np.int64)
+    seq = np.empty(total, dtype=np.int64)
+    pos = np.empty(total, dtype=np.int64)
+    j = 0
+    for p in range(len(found)):
+        for k in range(found[p]):
+            s = out_pos[slot_start[p] + k]
+            i = np.searchsorted(starts, s, side="right") - 1
+            pep[j], seq[j], pos[j] = first_peptide + p, i, s - starts[i]
+            j += 1
+    return pep, seq, pos
+
+
+MAX_SLOTS = 50_000_000  # seed positions verified per chunk of peptides: bounds the query memory (~400 MB)
 
 
 @dataclass
@@ -201,24 +232,23 @@ class KmerIndex:
         in the index text.
         """
         unique = list(dict.fromkeys(p for p in peptides if p))
-        bad = next((p for p in unique if set(p) - _ALPHABET_SET), None)
-        if bad is not None:
-            raise PslError(f"peptide {bad!r}: letters outside the alphabet {ALPHABET}")
         long = np.asarray([i for i, p in enumerate(unique) if len(p) >= K], dtype=np.int64)
         short = np.asarray([i for i, p in enumerate(unique) if len(p) < K], dtype=np.int64)
-        pep_idx, text_pos = self._find_long([unique[i] for i in long])
+        pep_idx, seq, pos = self._find_long([unique[i] for i in long])
         pep_idx = long[pep_idx]
         if len(short):  # rare: extraction windows are >= 5 long
+            self._check_letters([unique[i] for i in short])
             s_idx, s_pos = aho_corasick_find([unique[i] for i in short], self.text)
+            s_seq = np.searchsorted(self.starts, s_pos, side="right") - 1
             pep_idx = np.concatenate([pep_idx, short[s_idx]])
-            text_pos = np.concatenate([text_pos, s_pos])
-            order = np.lexsort((text_pos, pep_idx))
-            pep_idx, text_pos = pep_idx[order], text_pos[order]
-        seq = np.searchsorted(self.starts, text_pos, side="right") - 1
+            seq = np.concatenate([seq, s_seq])
+            pos = np.concatenate([pos, s_pos - np.asarray(self.starts)[s_seq]])
+            order = np.lexsort((pos, seq, pep_idx))
+            pep_idx, seq, pos = pep_idx[order], seq[order], pos[order]
         return pd.DataFrame({
             "peptide": pd.Categorical.from_codes(pep_idx, categories=unique),
             "accession": pd.Categorical.from_codes(seq, dtype=self._accession_dtype()),
-            "position": text_pos - np.asarray(self.starts)[seq],
+            "position": pos,
         })
 
     def _accession_dtype(self) -> pd.CategoricalDtype:
@@ -227,21 +257,39 @@ class KmerIndex:
             self._dtype = pd.CategoricalDtype(self.accessions)
         return self._dtype
 
-    def _find_long(self, peptides: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    @staticmethod
+    def _check_letters(peptides: list[str]) -> None:
+        bad = next((p for p in peptides if set(p) - _ALPHABET_SET), None)
+        if bad is not None:
+            raise PslError(f"peptide {bad!r}: letters outside the alphabet {ALPHABET}")
+
+    def _find_long(self, peptides: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(peptide index, sequence index, position) of every hit of peptides of length >= 5."""
+        empty = np.empty(0, np.int64)
         if not peptides:
-            return np.empty(0, np.int64), np.empty(0, np.int64)
+            return empty, empty, empty
         pep_codes, pep_starts = encode(peptides)
+        if np.count_nonzero(pep_codes == SEPARATOR) != len(peptides):  # a letter outside the alphabet
+            self._check_letters(peptides)
         pep_codes = pep_codes[pep_codes != SEPARATOR]
         pep_starts = pep_starts - np.arange(len(pep_starts))  # separators dropped
-        dummy = np.empty(0, dtype=np.int64)
-        counts = _search(self.text, self.offsets, self.positions, pep_codes, pep_starts, True,
-                         np.zeros(len(peptides), np.int64), dummy, dummy)
-        out_start = np.zeros(len(peptides), dtype=np.int64)
-        np.cumsum(counts[:-1], out=out_start[1:])
-        out_pep = np.empty(int(counts.sum()), dtype=np.int64)
-        out_pos = np.empty(int(counts.sum()), dtype=np.int64)
-        _search(self.text, self.offsets, self.positions, pep_codes, pep_starts, False, out_start, out_pep, out_pos)
-        return out_pep, out_pos
+        best, best_off, best_count = _seeds(self.offsets, pep_codes, pep_starts)
+        # Verify in chunks of peptides whose seeds fit MAX_SLOTS, each hit written once into slots
+        # sized by the seed counts (an upper bound on the hits).
+        parts, first = [], 0
+        bounds = np.cumsum(best_count)
+        while first < len(peptides):
+            base = bounds[first - 1] if first else 0
+            last = max(first + 1, int(np.searchsorted(bounds, base + MAX_SLOTS, side="right")))
+            counts = best_count[first:last]
+            slot_start = np.zeros(len(counts), dtype=np.int64)
+            np.cumsum(counts[:-1], out=slot_start[1:])
+            out_pos = np.empty(int(counts.sum()), dtype=np.int64)
+            found = _verify(self.text, self.offsets, self.positions, pep_codes, pep_starts[first:last + 1],
+                            best[first:last], best_off[first:last], slot_start, out_pos)
+            parts.append(_compact(found, slot_start, out_pos, np.asarray(self.starts), first))
+            first = last
+        return tuple(np.concatenate([part[i] for part in parts]) for i in range(3))
 
 
 def aho_corasick_find(peptides: list[str], text: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -113,7 +113,7 @@ class IntegratedGradients(Attribution):
             steps = self.n_steps
             while (delta.abs() > self.tolerance).any() and steps * 2 <= self.max_steps:
                 steps *= 2
-                redo = torch.flatnonzero(delta.abs() > self.tolerance)
+                redo = torch.nonzero(delta.abs() > self.tolerance, as_tuple=True)[0]
                 sub = Batch(batch.tokens[redo], batch.lengths[redo], batch.labels[redo], [])
                 s2, d2 = self._run(lig, sub, target[redo], steps)
                 scores[redo, :s2.shape[1]], delta[redo] = s2, d2

@@ -78,6 +78,18 @@ def test_ig_completeness_within_delta(trained, frame, proteins):
         assert abs(row.ig_delta) < 0.05
 
 
+def test_ig_raises_steps_where_delta_is_too_large(trained, proteins):
+    from pslmodels.attribute import IntegratedGradients
+    b = collate(proteins[1:3])
+    coarse = IntegratedGradients(n_steps=2, tolerance=0.0, max_steps=2).attribute(trained, b)
+    refined = IntegratedGradients(n_steps=2, tolerance=0.0, max_steps=16).attribute(trained, b)
+    fine = IntegratedGradients(n_steps=16, tolerance=1e9).attribute(trained, b)
+    # tolerance 0 forces every row through 4, 8 and 16 steps: the result is the 16-step one
+    torch.testing.assert_close(refined.scores, fine.scores)
+    torch.testing.assert_close(refined.delta, fine.delta)
+    assert coarse.delta.abs().sum() >= fine.delta.abs().sum()
+
+
 def test_kendall_tau_table(frame):
     tau = kendall_tau(frame)
     assert len(tau) == 6 and tau.tau.between(-1, 1).all()

@@ -58,6 +58,16 @@ def test_matches_equal_brute_force(proteins):
     assert order == [p for p in dict.fromkeys(peptides) if p in set(order)]
 
 
+def test_chunked_verification_gives_the_same_hits(proteins, monkeypatch):
+    from pslindex import matcher
+    accessions, sequences = proteins
+    index = KmerIndex.build(accessions, sequences)
+    real, shuffled = random_peptides(sequences, 40, seed=5)
+    whole = as_rows(index.find(real + shuffled))
+    monkeypatch.setattr(matcher, "MAX_SLOTS", 7)   # forces many small chunks
+    assert as_rows(index.find(real + shuffled)) == whole
+
+
 def test_aho_corasick_agrees(proteins):
     accessions, sequences = proteins
     index = KmerIndex.build(accessions, sequences)
