@@ -37,10 +37,10 @@ from pslindex.store import DEFAULT_INDEX_DIR, index_file, open_index
 
 # SPEC section 5: the attributions.parquet schema.
 COLUMNS = ("run_id", "model", "method", "accession", "sequence", "true_label", "pred_label", "probs", "scores")
-GROUPS = (  # (name, rows, label judged against)
-    ("correct", "true_label = pred_label", "true"),
-    ("wrong, vs predicted", "true_label <> pred_label", "pred"),
-    ("wrong, vs true", "true_label <> pred_label", "true"),
+GROUPS = (  # (name, label judged against); "correct" rows have true == pred, the others true != pred
+    ("correct", "true"),
+    ("wrong, vs predicted", "pred"),
+    ("wrong, vs true", "true"),
 )
 
 
@@ -162,7 +162,7 @@ def group_table(con: duckdb.DuckDBPyConnection, labels: str = "both", *, n_boot:
     peptides = con.execute("SELECT p.row_id, p.n_matches FROM peptide_hitrates p").df()
     out = []
     for (run_id, model, method), part in proteins.groupby(["run_id", "model", "method"], sort=True):
-        for name, _, label in GROUPS:
+        for name, label in GROUPS:
             if labels != "both" and label != labels and name != "correct":
                 continue
             rows = part[part.correct] if name == "correct" else part[~part.correct]

@@ -24,9 +24,9 @@ from tqdm import tqdm
 
 from pslindex.classes import CLASSES
 from pslindex.errors import PslError, cli_main
-from pslmodels.data import Batch, batches, read_fasta, split, to_full_coordinates
+from pslmodels.data import Batch, batches, to_full_coordinates
 from pslmodels.model import PslModel, replace_attention
-from pslmodels.train import load_model, pick_device, stratified_subset
+from pslmodels.train import load_model, pick_device, run_split, stratified_subset
 
 
 @dataclass
@@ -42,10 +42,14 @@ class Attribution:
     name = "base"
     needs_attention = False
 
-    def attribute(self, model: PslModel, batch: Batch) -> AttributionResult:
+    def check(self, model: PslModel) -> None:
+        """Raise PslError if this method cannot explain ``model``."""
         if self.needs_attention and not model.has_attention:
             raise PslError(f"method {self.name!r} needs a model that pools with attention; "
                            f"{model.config.arch} does not")
+
+    def attribute(self, model: PslModel, batch: Batch) -> AttributionResult:
+        self.check(model)
         model.eval()
         return self._attribute(model, batch)
 
@@ -210,12 +214,9 @@ def run(argv=None) -> int:
     model, ckpt = load_model(args.run_dir)
     methods = [make_method(m.strip(), args.seed, n_steps=args.ig_steps, tolerance=args.ig_tolerance)
                for m in args.methods.split(",") if m.strip()]
-    for m in methods:
-        if m.needs_attention and not model.has_attention:
-            raise PslError(f"method {m.name!r} needs a model that pools with attention; {model.config.arch} does not")
-    cfg = ckpt["train_config"]
-    _, val, test = split(read_fasta(cfg["data"]), val_fraction=cfg["val_fraction"], seed=cfg["seed"])
-    proteins = stratified_subset(test if args.split == "test" else val, args.limit, args.seed)
+    for m in methods:  # before any work, not after the first batch
+        m.check(model)
+    proteins = stratified_subset(run_split(ckpt, args.split), args.limit, args.seed)
     run_id = f"{Path(args.run_dir).name}"
     frame = attribute_proteins(model, proteins, methods, run_id=run_id, batch_size=args.batch_size,
                                device=pick_device(args.device), progress=not args.quiet)

@@ -27,9 +27,8 @@ from pslindex import hitrate
 from pslindex.errors import PslError, cli_main
 from pslindex.store import DEFAULT_INDEX_DIR, index_file
 from pslmodels.attribute import attribute_proteins, kendall_tau, make_method
-from pslmodels.data import read_fasta, split
 from pslmodels.diagnose import diagnose, summarize
-from pslmodels.train import TrainConfig, load_model, pick_device, stratified_subset, train
+from pslmodels.train import TrainConfig, load_model, pick_device, run_split, stratified_subset, train
 
 PAPER_TABLE1 = {"bilstm-att": (0.673, 0.568)}
 
@@ -76,8 +75,7 @@ def run(argv=None) -> int:
 
     model, ckpt = load_model(args.run_dir)
     device = pick_device(args.device)
-    _, _, test = split(read_fasta(cfg.data), seed=args.seed)
-    proteins = stratified_subset(test, args.test_proteins, args.seed)
+    proteins = stratified_subset(run_split(ckpt, "test"), args.test_proteins, args.seed)
     ig_proteins = stratified_subset(proteins, args.ig_proteins, args.seed)
 
     step(f"diagnostics on {len(proteins)} test proteins (Experiments I and III)")

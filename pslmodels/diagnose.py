@@ -19,9 +19,9 @@ import torch
 
 from pslindex.errors import PslError, cli_main
 from pslmodels.attribute import ReplacedAttention, TrainedAttention
-from pslmodels.data import batches, read_fasta, split
+from pslmodels.data import batches
 from pslmodels.metrics import classification_metrics
-from pslmodels.train import load_model, pick_device, stratified_subset
+from pslmodels.train import load_model, pick_device, run_split, stratified_subset
 
 
 def jensen_shannon(p: np.ndarray, q: np.ndarray) -> np.ndarray:
@@ -92,9 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
 def run(argv=None) -> int:
     args = build_parser().parse_args(argv)
     model, ckpt = load_model(args.run_dir)
-    cfg = ckpt["train_config"]
-    _, val, test = split(read_fasta(cfg["data"]), val_fraction=cfg["val_fraction"], seed=cfg["seed"])
-    proteins = stratified_subset(test if args.split == "test" else val, args.limit, cfg["seed"])
+    proteins = stratified_subset(run_split(ckpt, args.split), args.limit, ckpt["train_config"]["seed"])
     table = diagnose(model, proteins, seeds=args.seeds, device=pick_device(args.device))
     table.to_csv(Path(args.run_dir) / "diagnostics.csv", index=False)
     print(f"{model.config.arch} from {args.run_dir}, {args.split} split, {len(proteins)} proteins")

@@ -16,7 +16,7 @@ import numpy as np
 from pslindex.errors import cli_main
 from pslmodels.data import read_fasta
 from pslmodels.metrics import classification_metrics
-from pslmodels.train import load_model, pick_device, predict, predictions_frame
+from pslmodels.train import load_model, pick_device, predict, predictions_frame, run_split
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -36,7 +36,7 @@ def run(argv=None) -> int:
     device = pick_device(args.device)
     model.to(device)
     if args.fasta is None:
-        proteins = [p for p in read_fasta(ckpt["train_config"]["data"]) if p.is_test]
+        proteins = run_split(ckpt, "test")
         source = Path(ckpt["train_config"]["data"])
     else:
         proteins = read_fasta(args.fasta, require_labels=False)

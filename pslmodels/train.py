@@ -133,6 +133,13 @@ def stratified_subset(proteins: list[Protein], n: int, seed: int) -> list[Protei
     return [proteins[i] for i in np.sort(picked)]
 
 
+def run_split(ckpt: dict, which: str = "test") -> list[Protein]:
+    """The test or validation proteins of the run a checkpoint came from (its data, fraction and seed)."""
+    cfg = ckpt["train_config"]
+    _, val, test = split(read_fasta(cfg["data"]), val_fraction=cfg["val_fraction"], seed=cfg["seed"])
+    return test if which == "test" else val
+
+
 @torch.no_grad()
 def predict(model: PslModel, proteins: list[Protein], device: torch.device, batch_size: int = 32,
             teacher: PslModel | None = None) -> np.ndarray:
