@@ -70,7 +70,7 @@ class TrainedAttention(Attribution):
 
 
 class ReplacedAttention(Attribution):
-    """Uniform, permuted or random weights in place of the trained attention (at inference)."""
+    """Uniform, permuted, shifted or random weights in place of the trained attention (at inference)."""
 
     needs_attention = True
 
@@ -134,14 +134,15 @@ class IntegratedGradients(Attribution):
 
 
 def make_method(name: str, seed: int = 0, **ig_options) -> Attribution:
-    """The attribution method called ``name`` (attention, ig, uniform, permuted, random)."""
+    """The attribution method called ``name`` (attention, ig, uniform, permuted, shifted, random)."""
     if name == "attention":
         return TrainedAttention()
-    if name in ("uniform", "permuted", "random"):
+    if name in ("uniform", "permuted", "shifted", "random"):
         return ReplacedAttention(name, seed)
     if name == "ig":
         return IntegratedGradients(**ig_options)
-    raise PslError(f"unknown attribution method {name!r}; choose from attention, ig, uniform, permuted, random")
+    raise PslError(f"unknown attribution method {name!r}; "
+                   "choose from attention, ig, uniform, permuted, shifted, random")
 
 
 def rows_for_batch(batch: Batch, result: AttributionResult, *, run_id: str, model_name: str, method: str) -> list[dict]:

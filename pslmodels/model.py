@@ -202,7 +202,10 @@ def replace_attention(alpha: torch.Tensor, lengths: torch.Tensor, mode: str,
     """Weights that stand in for a model's attention at inference.
 
     ``uniform``: 1/length; ``permuted``: each protein's own weights shuffled over its residues (the
-    multiset is kept); ``random``: weights drawn uniformly at random and normalised. Shape (B, L).
+    multiset is kept); ``shifted``: each protein's own weights rotated by a random offset in
+    [1, length) (multiset and local shape kept, peaks moved: the random-position control for
+    window-based peptide extraction, which permuting destroys); ``random``: weights drawn uniformly
+    at random and normalised. Shape (B, L).
     """
     B, L = alpha.shape
     mask = torch.arange(L, device=alpha.device)[None, :] < lengths.to(alpha.device)[:, None]
@@ -213,9 +216,12 @@ def replace_attention(alpha: torch.Tensor, lengths: torch.Tensor, mode: str,
         n = int(lengths[i])
         if mode == "permuted":
             out[i, :n] = alpha[i, :n][torch.randperm(n, generator=generator).to(alpha.device)]
+        elif mode == "shifted":
+            offset = int(torch.randint(1, n, (1,), generator=generator)) if n > 1 else 0
+            out[i, :n] = torch.roll(alpha[i, :n], offset)
         elif mode == "random":
             w = torch.rand(n, generator=generator).to(alpha.device)
             out[i, :n] = w / w.sum()
         else:
-            raise PslError(f"unknown attention replacement {mode!r}; use uniform, permuted or random")
+            raise PslError(f"unknown attention replacement {mode!r}; use uniform, permuted, shifted or random")
     return out
