@@ -146,18 +146,36 @@ def _verify(text, offsets, positions, pep_codes, pep_starts, best, best_off, slo
     return found
 
 
-@numba.njit(cache=True)
-def _compact(found, slot_start, out_pos, starts, first_peptide):
-    """Gather the hits out of their slots as (peptide, sequence, position in the sequence)."""
-    total = found.sum()
+BLOCK_SHIFT = 8  # text blocks of 256 residues for the position -> sequence lookup
+
+
+def _block_table(starts: np.ndarray, text_length: int) -> np.ndarray:
+    """For every 256-residue block of the text, the sequence holding its first residue (int32)."""
+    block_starts = np.arange(0, text_length, 1 << BLOCK_SHIFT, dtype=np.int64)
+    return (np.searchsorted(starts, block_starts, side="right") - 1).astype(np.int32)
+
+
+@numba.njit(parallel=True, cache=True)
+def _compact(found, slot_start, out_pos, starts, blocks, first_peptide):
+    """Gather the hits out of their slots as (peptide, sequence, position in the sequence), in parallel.
+
+    The sequence of a text position comes from its block's first sequence plus a short forward
+    walk (sequences average ~360 residues, so rarely more than one step), not a binary search:
+    0.47 s -> 0.08 s for the 2.3M hits of 100k peptides.
+    """
+    out_start = np.zeros(len(found) + 1, dtype=np.int64)
+    out_start[1:] = np.cumsum(found)
+    total = out_start[-1]
     pep = np.empty(total, dtype=np.int64)
     seq = np.empty(total, dtype=np.int64)
     pos = np.empty(total, dtype=np.int64)
-    j = 0
-    for p in range(len(found)):
+    for p in numba.prange(len(found)):
+        j = out_start[p]
         for k in range(found[p]):
             s = out_pos[slot_start[p] + k]
-            i = np.searchsorted(starts, s, side="right") - 1
+            i = blocks[s >> BLOCK_SHIFT]
+            while starts[i + 1] <= s:
+                i += 1
             pep[j], seq[j], pos[j] = first_peptide + p, i, s - starts[i]
             j += 1
     return pep, seq, pos
@@ -257,6 +275,12 @@ class KmerIndex:
             self._dtype = pd.CategoricalDtype(self.accessions)
         return self._dtype
 
+    def _blocks(self) -> np.ndarray:
+        """The block -> first sequence table of :func:`_compact`, made on first use (~20 ms)."""
+        if getattr(self, "_block_seq", None) is None:
+            self._block_seq = _block_table(np.asarray(self.starts), len(self.text))
+        return self._block_seq
+
     @staticmethod
     def _check_letters(peptides: list[str]) -> None:
         bad = next((p for p in peptides if set(p) - _ALPHABET_SET), None)
@@ -276,6 +300,8 @@ class KmerIndex:
         best, best_off, best_count = _seeds(self.offsets, pep_codes, pep_starts)
         # Verify in chunks of peptides whose seeds fit MAX_SLOTS, each hit written once into slots
         # sized by the seed counts (an upper bound on the hits).
+        # (Verifying the candidates bucketed by text block, so the text is read in order, was tried:
+        # no faster, the scatter into buckets costs what the random text reads cost.)
         parts, first = [], 0
         bounds = np.cumsum(best_count)
         while first < len(peptides):
@@ -287,7 +313,7 @@ class KmerIndex:
             out_pos = np.empty(int(counts.sum()), dtype=np.int64)
             found = _verify(self.text, self.offsets, self.positions, pep_codes, pep_starts[first:last + 1],
                             best[first:last], best_off[first:last], slot_start, out_pos)
-            parts.append(_compact(found, slot_start, out_pos, np.asarray(self.starts), first))
+            parts.append(_compact(found, slot_start, out_pos, np.asarray(self.starts), self._blocks(), first))
             first = last
         return tuple(np.concatenate([part[i] for part in parts]) for i in range(3))
 
