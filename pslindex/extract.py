@@ -13,6 +13,29 @@ class Peptide(NamedTuple):
     peptide: str
 
 
+def window_scores(scores, window: int = 5) -> tuple[np.ndarray, np.ndarray]:
+    """Mean score of every window of ``window`` residues, and whether the window was fully seen.
+
+    Parameters
+    ----------
+    scores : array-like of shape (L,), float; NaN where the model never saw the residue
+    window : int, default 5
+
+    Returns
+    -------
+    means : float64 array of shape (max(L - window + 1, 0),); window i covers residues i .. i+window-1
+    complete : bool array of the same shape; False where the window holds an unseen residue
+    """
+    r = np.asarray(scores, dtype=np.float64)
+    seen = ~np.isnan(r)
+    n_win = max(len(r) - window + 1, 0)
+    csum = np.concatenate([[0.0], np.cumsum(np.where(seen, r, 0.0))])
+    cseen = np.concatenate([[0], np.cumsum(seen)])
+    means = (csum[window:window + n_win] - csum[:n_win]) / window
+    complete = (cseen[window:window + n_win] - cseen[:n_win]) == window
+    return means, complete
+
+
 def extract_peptides(sequence: str, scores, *, window: int = 5, k: float = 2.0,
                      merge_adjacent: bool = False) -> list[Peptide]:
     """High-scoring peptides of one protein.
@@ -49,11 +72,7 @@ def extract_peptides(sequence: str, scores, *, window: int = 5, k: float = 2.0,
     if seen.sum() == 0 or len(r) < window:
         return []
     t = r[seen].mean() + k * r[seen].std()
-    csum = np.concatenate([[0.0], np.cumsum(np.where(seen, r, 0.0))])
-    cseen = np.concatenate([[0], np.cumsum(seen)])
-    n_win = len(r) - window + 1
-    win_mean = (csum[window:] - csum[:n_win]) / window
-    complete = (cseen[window:] - cseen[:n_win]) == window
+    win_mean, complete = window_scores(r, window)
     selected = np.flatnonzero(complete & (win_mean > t))
     peptides: list[Peptide] = []
     gap = 0 if merge_adjacent else 1  # next window must start at or before end - gap to merge

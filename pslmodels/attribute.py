@@ -200,6 +200,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--methods", default="attention,ig,permuted,random,uniform")
     parser.add_argument("--split", choices=("test", "validation"), default="test")
     parser.add_argument("--limit", type=int, default=0, help="a seeded, stratified subset of N proteins")
+    parser.add_argument("--signals-only", action="store_true",
+                        help="only proteins with annotated sorting signals (for pslmodels.plausibility)")
     parser.add_argument("--seed", type=int, default=0, help="for permuted/random weights and --limit")
     parser.add_argument("--ig-steps", type=int, default=32)
     parser.add_argument("--ig-tolerance", type=float, default=0.05)
@@ -217,7 +219,13 @@ def run(argv=None) -> int:
                for m in args.methods.split(",") if m.strip()]
     for m in methods:  # before any work, not after the first batch
         m.check(model)
-    proteins = stratified_subset(run_split(ckpt, args.split), args.limit, args.seed)
+    proteins = run_split(ckpt, args.split)
+    if args.signals_only:
+        from pslmodels.plausibility import signal_accessions
+
+        annotated = signal_accessions()
+        proteins = [p for p in proteins if p.accession in annotated]
+    proteins = stratified_subset(proteins, args.limit, args.seed)
     run_id = f"{Path(args.run_dir).name}"
     frame = attribute_proteins(model, proteins, methods, run_id=run_id, batch_size=args.batch_size,
                                device=pick_device(args.device), progress=not args.quiet)

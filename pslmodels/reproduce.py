@@ -2,10 +2,12 @@
 
 For each seed, in this order (so a run cut short still holds complete seeds): train every model of
 Table 1 (plus the MLP diagnostic trio, ``mlp-preset`` taking the weights of the same seed's
-``bilstm-att``); for every model that pools with trained attention, the diagnostics (trained vs
-uniform, permuted and random weights), attributions of test proteins (attention, permuted, random,
-uniform; Integrated Gradients on a subset), Kendall tau attention vs IG, and the hit rates. After
-every finished model the report (``pslmodels.report``) is rebuilt from the run directories.
+``bilstm-att``); then, for every model that pools with trained attention: the diagnostics (trained
+vs uniform, permuted and random weights), attributions of test proteins (attention, shifted,
+permuted, random, uniform; Integrated Gradients on a subset), Kendall tau attention vs IG, the hit
+rates, and the plausibility against annotated sorting signals (attention and IG of every test
+protein that has them, ``pslmodels.plausibility``). After every finished model the report
+(``pslmodels.report``) is rebuilt from the run directories.
 
 Re-running resumes: finished trainings and analyses are skipped, an interrupted training continues
 from its ``last.pt``. The full schedule (50 epochs, all training proteins) takes hours per model on
@@ -22,6 +24,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 import pandas as pd
+import torch
 
 from pslindex import hitrate
 from pslindex.errors import PslError, cli_main
@@ -29,6 +32,7 @@ from pslindex.store import DEFAULT_INDEX_DIR, index_file
 from pslmodels.attribute import attribute_proteins, kendall_tau, make_method
 from pslmodels.diagnose import diagnose
 from pslmodels.model import ARCHS
+from pslmodels.plausibility import DEFAULT_SIGNALS, per_protein, read_signals
 from pslmodels.train import TrainConfig, load_model, pick_device, run_split, stratified_subset, train
 
 # Table 1 of the study, then the token-level MLP diagnostic (Experiment II).
@@ -78,6 +82,32 @@ def analyse_run(run_dir: Path, *, index: Path, test_proteins: int = 1000, ig_pro
     return options
 
 
+def analyse_signals(run_dir: Path, *, methods=("attention", "ig"), ig_steps: int = 32, seed: int = 0,
+                    device: str = "auto", signals: Path = DEFAULT_SIGNALS, progress: bool = False) -> Path:
+    """Plausibility of one run: attribute every test protein with annotated sorting signals, score it.
+
+    Writes ``attributions_signals.parquet`` and ``plausibility_proteins.parquet`` (one row per protein,
+    method or baseline, and signal type; see :mod:`pslmodels.plausibility`) into ``run_dir``; does
+    nothing if the latter exists. Returns its path.
+    """
+    run_dir = Path(run_dir)
+    out = run_dir / "plausibility_proteins.parquet"
+    if out.is_file():
+        return out
+    table = read_signals(signals)
+    model, ckpt = load_model(run_dir)
+    annotated = set(table.accession)
+    proteins = [p for p in run_split(ckpt, "test") if p.accession in annotated]
+    frame = attribute_proteins(model, proteins, [make_method(m, seed, n_steps=ig_steps, max_steps=2 * ig_steps)
+                                                 for m in methods],
+                               run_id=run_dir.name, device=pick_device(device), progress=progress)
+    frame.to_parquet(run_dir / "attributions_signals.parquet", index=False)
+    tmp = out.with_name(out.name + ".tmp")
+    per_protein(frame, table, seed=seed).to_parquet(tmp, index=False)
+    tmp.replace(out)
+    return out
+
+
 def trained(cfg: TrainConfig) -> bool:
     """Whether ``cfg``'s run directory holds a finished training with exactly this configuration."""
     run_dir = cfg.resolved_run_dir()
@@ -102,6 +132,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--test-proteins", type=int, default=0, help="test proteins to diagnose/attribute (0 = all)")
     parser.add_argument("--ig-proteins", type=int, default=200, help="of which Integrated Gradients")
     parser.add_argument("--ig-steps", type=int, default=32)
+    parser.add_argument("--no-signals", action="store_true",
+                        help="skip the plausibility step (attention and IG of test proteins with annotated signals)")
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch's default)")
     parser.add_argument("--device", default="auto")
     return parser
@@ -123,6 +155,8 @@ def run(argv=None) -> int:
         raise PslError(f"--seeds {args.seeds!r}: give comma-separated integers, e.g. 0,1,2") from None
     if not index_file(args.index).is_file():
         raise PslError(f"{args.index}: no Swiss-Prot index here; run `make index` first")
+    if args.threads:
+        torch.set_num_threads(args.threads)
     args.root.mkdir(parents=True, exist_ok=True)
     plan = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
     (args.root / "study.json").write_text(json.dumps(plan, indent=1))
@@ -140,6 +174,8 @@ def run(argv=None) -> int:
             if ARCHS[model]["pooling"] == "attention":
                 analyse_run(run_dir, index=args.index, test_proteins=args.test_proteins,
                             ig_proteins=args.ig_proteins, ig_steps=args.ig_steps, seed=seed, device=args.device)
+                if not args.no_signals:
+                    analyse_signals(run_dir, ig_steps=args.ig_steps, seed=seed, device=args.device)
             write_report(args.root, args.report)
     print(f"study finished in {(time.time() - started) / 60:.1f} min; report: {args.report}")
     return 0
