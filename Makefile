@@ -5,14 +5,18 @@ PYTHON  := $(VENV)/bin/python
 SOURCE  ?= auto
 INDEX   ?= data/index
 
-.PHONY: help setup index index-info demo train test test-all lint bench clean
+.PHONY: help setup index index-info demo reproduce report browser test test-all lint bench clean
+REPRODUCE_ARGS ?=
 
 help:
 	@echo "make setup       create $(VENV) with the pinned CPU torch and the project (editable)"
 	@echo "make index       build the Swiss-Prot location index in $(INDEX) (SOURCE=auto|uniprot|debian|PATH)"
 	@echo "make index-info  show what the index holds"
 	@echo "make demo        the study in small on real data: index, train, diagnose, attribute, hit rate (~15 min)"
-	@echo "make test        the test suite (slow end-to-end tests excluded)"
+	@echo "make reproduce   the whole study: every model x 3 seeds, diagnostics, attributions, hit rates,"
+	@echo "                 plausibility -> reports/study.md (hours on CPU; REPRODUCE_ARGS='--epochs 3 ...' for less)"
+	@echo "make report      rebuild reports/study.md and its figures from runs/study"
+	@echo "make test        the test suite (slow end-to-end tests excluded; installs Debian's chromium as root)"
 	@echo "make test-all    every test, including the slow end-to-end ones"
 	@echo "make lint        ruff"
 	@echo "make bench       benchmarks in bench/ (index build stages, peptide matcher; needs make index)"
@@ -35,10 +39,25 @@ index-info: setup
 demo: setup
 	$(PYTHON) -m pslmodels.demo --index $(INDEX)
 
-test: setup
+$(INDEX)/sprot.duckdb:
+	$(MAKE) index
+
+reproduce: setup $(INDEX)/sprot.duckdb
+	$(PYTHON) -m pslmodels.reproduce --index $(INDEX) $(REPRODUCE_ARGS)
+
+report: setup
+	$(PYTHON) -m pslmodels.report runs/study
+
+# The viewer's test renders the page in Debian's chromium; installed here when missing and root (CI).
+browser:
+	@command -v chromium >/dev/null 2>&1 || [ "$$(id -u)" != 0 ] || \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium \
+	  >/dev/null) || echo "could not install chromium: the browser test will be skipped"
+
+test: setup browser
 	$(PYTHON) -m pytest -q -m "not slow"
 
-test-all: setup
+test-all: setup browser
 	$(PYTHON) -m pytest -q
 
 lint: setup

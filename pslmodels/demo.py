@@ -4,10 +4,11 @@
 2. train ``bilstm-att`` (paper preset) for a few epochs on a stratified part of the DeepLoc
    training set;
 3. diagnostics: trained attention against uniform, permuted and random weights;
-4. attributions of test proteins: attention, permuted, random, uniform, and Integrated Gradients
-   on a smaller subset;
+4. attributions of test proteins: attention, shifted, permuted, random, uniform, and Integrated
+   Gradients on a smaller subset;
 5. hit rates of the extracted peptides against Swiss-Prot;
-6. the tables, and where every file is.
+6. plausibility against annotated sorting signals, and the HTML viewer of every attributed protein;
+7. the tables, and where every file is.
 
 Everything is seeded; running it again reuses what is already there.
 """
@@ -20,17 +21,20 @@ import sys
 import time
 from pathlib import Path
 
+import duckdb
 import pandas as pd
 
 from build_index import __main__ as build_index_cli
-from pslindex import hitrate
 from pslindex.errors import PslError, cli_main
+from pslindex.hitrate import format_groups
 from pslindex.store import DEFAULT_INDEX_DIR, index_file
-from pslmodels.attribute import attribute_proteins, kendall_tau, make_method
-from pslmodels.diagnose import diagnose, summarize
-from pslmodels.train import TrainConfig, load_model, pick_device, run_split, stratified_subset, train
-
-PAPER_TABLE1 = {"bilstm-att": (0.673, 0.568)}
+from pslmodels import view
+from pslmodels.diagnose import summarize
+from pslmodels.plausibility import DEFAULT_SIGNALS, format_table, per_protein, read_signals
+from pslmodels.plausibility import summarize as summarize_plausibility
+from pslmodels.report import PAPER_TABLE1
+from pslmodels.reproduce import analyse_run
+from pslmodels.train import TrainConfig, train
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -73,33 +77,18 @@ def run(argv=None) -> int:
             metrics = None
     metrics = metrics or train(cfg)
 
-    model, ckpt = load_model(args.run_dir)
-    device = pick_device(args.device)
-    proteins = stratified_subset(run_split(ckpt, "test"), args.test_proteins, args.seed)
-    ig_proteins = stratified_subset(proteins, args.ig_proteins, args.seed)
+    step(f"diagnostics, attributions (attention, shifted, permuted, random, uniform on {args.test_proteins} "
+         f"test proteins; IG on {args.ig_proteins}) and hit rates against Swiss-Prot")
+    analyse_run(args.run_dir, index=args.index, test_proteins=args.test_proteins, ig_proteins=args.ig_proteins,
+                ig_steps=args.ig_steps, seed=args.seed, device=args.device)
+    attributions = pd.read_parquet(args.run_dir / "attributions.parquet")
 
-    step(f"diagnostics on {len(proteins)} test proteins (Experiments I and III)")
-    diag = diagnose(model, proteins, seeds=3, device=device)
-    diag.to_csv(args.run_dir / "diagnostics.csv", index=False)
-
-    step(f"attributions: attention, permuted, random, uniform on {len(proteins)} test proteins; "
-         f"IG on {len(ig_proteins)}")
-    run_id = args.run_dir.name
-    frames = [attribute_proteins(model, proteins, [make_method(m, args.seed) for m in
-                                                   ("attention", "permuted", "random", "uniform")],
-                                 run_id=run_id, device=device, progress=False),
-              attribute_proteins(model, ig_proteins, [make_method("ig", n_steps=args.ig_steps,
-                                                                  max_steps=2 * args.ig_steps)],
-                                 run_id=run_id, device=device, progress=False)]
-    attributions = pd.concat(frames, ignore_index=True)
-    attr_file = args.run_dir / "attributions.parquet"
-    attributions.to_parquet(attr_file, index=False)
-    tau = kendall_tau(attributions)
-
-    step("hit rates against Swiss-Prot")
-    out = args.run_dir / "hitrate"
-    if hitrate.main([str(attr_file), "--index", str(args.index), "--out", str(out)]) != 0:
-        raise PslError("hit rate failed; see above")
+    step("plausibility against annotated sorting signals, and the viewer")
+    signals = read_signals(DEFAULT_SIGNALS)
+    per = per_protein(attributions[attributions.method.isin(["attention", "ig"])], signals, seed=args.seed)
+    html_file = args.run_dir / "attributions.html"
+    if view.main([str(args.run_dir / "attributions.parquet"), "--out", str(html_file)]) != 0:
+        raise PslError("the viewer failed; see above")
 
     step("results")
     t = metrics["test"]
@@ -108,13 +97,23 @@ def run(argv=None) -> int:
           f"macro-F1 {t['f1_macro']:.3f}, MCC {t['mcc']:.3f}  (paper, full training, random split: "
           f"{paper[0]:.3f} / {paper[1]:.3f}; this demo trained {metrics['epochs_run']} epochs on "
           f"{metrics['n_train']} proteins)")
+    diag = pd.read_csv(args.run_dir / "diagnostics.csv")
     print("\nAttention diagnostics (mean ± sd over 3 seeds; JSD/TVD against the trained-attention output):")
     print(summarize(diag).to_string())
+    tau = pd.read_parquet(args.run_dir / "kendall_tau.parquet")
     deltas = attributions[attributions.method == "ig"].ig_delta.abs()
     print(f"\nKendall tau, attention vs IG, {len(tau)} proteins: median {tau.tau.median():.3f}; "
           f"IG |convergence delta| median {deltas.median():.3f}, max {deltas.max():.3f} (logits)")
-    print(f"\nfiles: {args.run_dir}/metrics.json, diagnostics.csv, {attr_file.name}, "
-          f"hitrate/hitrates.duckdb, hitrate/hitrates.parquet")
+    with duckdb.connect(str(args.run_dir / "hitrate" / "hitrates.duckdb"), read_only=True) as con:
+        groups = con.execute("SELECT * FROM groups").df()
+    print("\nHit rates (Tables 2-3):")
+    print(format_groups(groups))
+    if not per.empty:
+        table = format_table(summarize_plausibility(per), signals=("any",))
+        print(f"\nPlausibility, {per.accession.nunique()} test proteins with annotated sorting signals (any type):")
+        print(table.drop(columns=["model", "signal"]).to_string(index=False))
+    print(f"\nfiles: {args.run_dir}/metrics.json, diagnostics.csv, attributions.parquet, "
+          f"hitrate/hitrates.duckdb, hitrate/hitrates.parquet; viewer: {html_file} (open it in a browser)")
     print(f"demo finished in {(time.time() - started) / 60:.1f} min")
     return 0
 

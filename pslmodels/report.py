@@ -32,13 +32,14 @@ PAPER_TABLE1 = {
 PAPER_MLP_MICRO = (0.445, 0.468)  # the MLP diagnostic's published range of F1 micro
 
 
-def read_runs(root: Path) -> pd.DataFrame:
-    """One row per finished run: model, seed, test metrics, per-class F1, training facts."""
+def read_runs(root: Path, tag: str = "") -> pd.DataFrame:
+    """One row per finished run: label (model, or "model (tag)"), seed, test metrics, per-class F1, training facts."""
     rows = []
     for metrics_file in sorted(Path(root).glob("*/metrics.json")):
         m = json.loads(metrics_file.read_text())
         t = m["test"]
         rows.append({"run_dir": str(metrics_file.parent), "model": m["model"], "seed": m["seed"],
+                     "label": f"{m['model']} ({tag})" if tag else m["model"],
                      "accuracy": t["accuracy"], "f1_micro": t["f1_micro"], "f1_macro": t["f1_macro"],
                      "mcc": t["mcc"], "n_test": t["n"], "n_train": m["n_train"], "best_epoch": m["best_epoch"],
                      "epochs_run": m["epochs_run"], "train_seconds": m["train_seconds"], "device": m["device"],
@@ -54,22 +55,26 @@ def mean_sd(values) -> str:
     return f"{values.mean():.3f} ± {values.std(ddof=1):.3f}"
 
 
-def model_order(models) -> list[str]:
+def model_order(labels) -> list[str]:
+    """Labels in the order of the study's models (Table 1, then the MLP trio), extra runs after their model."""
     from pslmodels.reproduce import STUDY_MODELS
 
-    return [m for m in STUDY_MODELS if m in set(models)] + sorted(set(models) - set(STUDY_MODELS))
+    rank = {m: i for i, m in enumerate(STUDY_MODELS)}
+    return sorted(set(labels), key=lambda label: (rank.get(label.split(" (")[0], len(rank)), label))
 
 
 def table1(runs: pd.DataFrame) -> pd.DataFrame:
     out = []
-    for model in model_order(runs.model):
-        part = runs[runs.model == model]
+    for label in model_order(runs.label):
+        part = runs[runs.label == label]
+        model = part.model.iloc[0]
         paper = PAPER_TABLE1.get(model)
         if paper is None and model.startswith("mlp"):
             paper_text = f"{PAPER_MLP_MICRO[0]:.3f}-{PAPER_MLP_MICRO[1]:.3f} / -"
         else:
             paper_text = f"{paper[0]:.3f} / {paper[1]:.3f}" if paper else "-"
-        out.append({"model": model, "seeds": len(part), "F1 micro (accuracy)": mean_sd(part.f1_micro),
+        out.append({"model": label, "seeds": len(part), "training proteins": ", ".join(map(str, part.n_train.unique())),
+                    "F1 micro (accuracy)": mean_sd(part.f1_micro),
                     "F1 macro": mean_sd(part.f1_macro), "MCC": mean_sd(part.mcc), "paper F1 micro / macro": paper_text,
                     "epochs (best)": ", ".join(f"{r.epochs_run} ({r.best_epoch})" for r in part.itertuples()),
                     "train min": f"{part.train_seconds.sum() / 60:.0f}"})
@@ -79,9 +84,9 @@ def table1(runs: pd.DataFrame) -> pd.DataFrame:
 def diagnostics_table(runs: pd.DataFrame) -> pd.DataFrame:
     """Experiments I/III: per model and mode, mean ± sd over model seeds of the per-run means."""
     out = []
-    for model in model_order(runs.model):
+    for model in model_order(runs.label):
         frames = []
-        for r in runs[runs.model == model].itertuples():
+        for r in runs[runs.label == model].itertuples():
             path = Path(r.run_dir) / "diagnostics.csv"
             if path.is_file():  # replacement seeds averaged within a run first
                 frames.append(pd.read_csv(path).groupby("mode", sort=False).mean(numeric_only=True)
@@ -97,7 +102,7 @@ def diagnostics_table(runs: pd.DataFrame) -> pd.DataFrame:
 
 
 def read_hitrates(runs: pd.DataFrame) -> pd.DataFrame:
-    frames = [pd.read_parquet(Path(r.run_dir) / "hitrate" / "hitrates.parquet").assign(seed=r.seed)
+    frames = [pd.read_parquet(Path(r.run_dir) / "hitrate" / "hitrates.parquet").assign(seed=r.seed, model=r.label)
               for r in runs.itertuples() if (Path(r.run_dir) / "hitrate" / "hitrates.parquet").is_file()]
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
@@ -119,8 +124,8 @@ def hitrate_table(hits: pd.DataFrame, groups=GROUPS) -> pd.DataFrame:
 
 def kendall_table(runs: pd.DataFrame) -> pd.DataFrame:
     out = []
-    for model in model_order(runs.model):
-        taus = [pd.read_parquet(p).tau for r in runs[runs.model == model].itertuples()
+    for model in model_order(runs.label):
+        taus = [pd.read_parquet(p).tau for r in runs[runs.label == model].itertuples()
                 if (p := Path(r.run_dir) / "kendall_tau.parquet").is_file()]
         if taus:
             tau = pd.concat(taus).dropna()
@@ -136,12 +141,12 @@ def figure_per_class_f1(runs: pd.DataFrame, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    models = model_order(runs.model)
+    models = model_order(runs.label)
     fig, ax = plt.subplots(figsize=(11, 4.2))
     width = 0.8 / len(models)
     x = np.arange(len(CLASSES))
     for i, model in enumerate(models):
-        part = runs[runs.model == model][[f"f1:{c}" for c in CLASSES]].to_numpy()
+        part = runs[runs.label == model][[f"f1:{c}" for c in CLASSES]].to_numpy()
         sd = part.std(0, ddof=1) if len(part) > 1 else None
         ax.bar(x + i * width - 0.4 + width / 2, part.mean(0), width, yerr=sd, label=model, capsize=1.5)
     ax.set_xticks(x, [c.replace(".", " ") for c in CLASSES], rotation=30, ha="right")
@@ -198,30 +203,96 @@ def machine() -> str:
             f"torch {torch.__version__}")
 
 
-def write_report(root: Path, out: Path) -> Path:
-    """Rebuild ``out`` (markdown) and its figures from the run directories under ``root``."""
-    root, out = Path(root), Path(out)
-    runs = read_runs(root)
+def read_plausibility(runs: pd.DataFrame) -> pd.DataFrame:
+    frames = [pd.read_parquet(p).assign(model=r.label, seed=r.seed) for r in runs.itertuples()
+              if (p := Path(r.run_dir) / "plausibility_proteins.parquet").is_file()]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def plausibility_table(per_protein: pd.DataFrame) -> pd.DataFrame:
+    from pslmodels.plausibility import format_table, summarize
+
+    table = format_table(summarize(per_protein))
+    order = {m: i for i, m in enumerate(("attention", "attention rotated", "ig", "ig rotated", "random scores"))}
+    signal_order = {s: i for i, s in enumerate(("any", "SP", "MT", "CH", "TH", "NLS", "NES", "PTS", "GPI", "TM"))}
+    table = table.assign(_m=table.method.map(lambda m: order.get(m, len(order))),
+                         _s=table.signal.map(lambda s: signal_order.get(s, len(signal_order))))
+    return table.sort_values(["model", "_s", "_m"]).drop(columns=["_m", "_s"]).reset_index(drop=True)
+
+
+def figure_plausibility(per_protein: pd.DataFrame, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from pslmodels.plausibility import summarize
+
+    summary = summarize(per_protein, n_boot=500)
+    labels = model_order(summary.model)
+    methods = [m for m in ("attention", "attention rotated", "ig", "ig rotated", "random scores")
+               if m in set(summary.method)]
+    fig, axes = plt.subplots(len(labels), 1, figsize=(11, 3.2 * len(labels)), squeeze=False)
+    for ax, label in zip(axes[:, 0], labels, strict=True):
+        part = summary[summary.model == label]
+        signals = [s for s in ("any", "SP", "MT", "CH", "TH", "NLS", "NES", "PTS", "GPI", "TM")
+                   if s in set(part.signal)]
+        width = 0.8 / max(len(methods), 1)
+        for i, method in enumerate(methods):
+            rows = part[part.method == method].set_index("signal").reindex(signals)
+            x = np.arange(len(signals)) + i * width - 0.4 + width / 2
+            err = np.vstack([rows.auprc - rows.auprc_lo, rows.auprc_hi - rows.auprc])
+            ax.bar(x, rows.auprc, width, yerr=err, capsize=1.5, label=method)
+        prevalence = part[part.method == methods[0]].set_index("signal").reindex(signals).prevalence
+        ax.scatter(np.arange(len(signals)), prevalence, marker="_", s=400, color="black", zorder=3,
+                   label="share of signal residues")
+        n = part[part.method == methods[0]].set_index("signal").reindex(signals).n
+        ax.set_xticks(np.arange(len(signals)), [f"{s}\n(n={int(v)})" if v == v else s for s, v in zip(signals, n,
+                                                                                                    strict=True)])
+        ax.set_ylim(0, 1)
+        ax.set_ylabel("AUPRC vs signal mask")
+        ax.set_title(label, fontsize=9, loc="left")
+        ax.legend(fontsize=7, ncol=3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def write_report(roots: list[Path], out: Path) -> Path:
+    """Rebuild ``out`` (markdown) and its figures from the run directories under ``roots``.
+
+    The first root is the study (``make reproduce``); runs under further roots are labelled
+    "model (root name)", e.g. a longer training of one model.
+    """
+    roots, out = [Path(r) for r in roots], Path(out)
+    runs = pd.concat([read_runs(root, "" if i == 0 else root.name) for i, root in enumerate(roots)],
+                     ignore_index=True)
     if runs.empty:
-        raise PslError(f"{root}: no finished runs (no */metrics.json)")
-    plan = json.loads((root / "study.json").read_text()) if (root / "study.json").is_file() else {}
+        raise PslError(f"{', '.join(map(str, roots))}: no finished runs (no */metrics.json)")
     fig_dir = out.with_name(out.stem + "_figures")
     fig_dir.mkdir(parents=True, exist_ok=True)
+    rel = os.path.relpath(fig_dir, out.parent)
     figure_per_class_f1(runs, fig_dir / "per_class_f1.png")
     hits = read_hitrates(runs)
     if not hits.empty:
         figure_hitrates(hits, fig_dir / "hitrates.png")
+    plaus = read_plausibility(runs)
+    if not plaus.empty:
+        figure_plausibility(plaus, fig_dir / "plausibility.png")
     seeds = sorted(runs.seed.unique())
-    rel = os.path.relpath(fig_dir, out.parent)
     devices = ", ".join(sorted(runs.device.unique()))
+    budgets = []
+    for i, root in enumerate(roots):
+        plan = json.loads((root / "study.json").read_text()) if (root / "study.json").is_file() else {}
+        budgets.append(f"- Budget{'' if i == 0 else f' of the runs labelled ({root.name})'}: {budget_text(plan)}")
     parts = [
         "# The study, reproduced\n",
-        f"Built by `python -m pslmodels.report {root}` from {len(runs)} finished runs "
-        f"({runs.model.nunique()} models, seeds {', '.join(map(str, seeds))}). Every number is read from the "
+        f"Built by `python -m pslmodels.report {' '.join(map(str, roots))}` from {len(runs)} finished runs "
+        f"({runs.label.nunique()} models, seeds {', '.join(map(str, seeds))}). Every number is read from the "
         "run directories; nothing is typed in except the published values in the 'paper' column.\n",
         f"- Machine: {machine()}; training device(s): {devices}. Total training time "
         f"{runs.train_seconds.sum() / 3600:.1f} h.",
-        f"- Budget: {budget_text(plan, runs)}",
+        *budgets,
         "- Test set: the official DeepLoc test partition (n = "
         f"{', '.join(map(str, sorted(runs.n_test.unique())))}); the paper used a random split, so its "
         "numbers compare only loosely.\n",
@@ -250,11 +321,20 @@ def write_report(root: Path, out: Path) -> Path:
     ]
     if not hits.empty:
         parts.append(f"\n![hit-rate distributions]({rel}/hitrates.png)\n")
-    parts += ["\n## Runs\n", markdown(runs[["model", "seed", "n_train", "epochs_run", "best_epoch", "accuracy",
+    parts += [
+        "\n## Plausibility: do attributions point at annotated sorting signals?\n",
+        "Test proteins with per-residue sorting-signal annotations (SPEC 2; same sequence as in DeepLoc), "
+        "all seeds pooled. AUPRC of the scores against the signal mask (a random ranking scores the "
+        "prevalence); pointing: the top-scoring 5-residue window overlaps the signal; overlap: share of "
+        "extracted peptides touching the signal (n = proteins with peptides); IoU of extracted and signal "
+        "residues. Baselines: `rotated` = the method's own scores rotated by a random offset (peaks moved, "
+        "shape kept); `random scores` = i.i.d. uniform. Means with 95 % bootstrap intervals over proteins.\n",
+        markdown(plausibility_table(plaus)) if not plaus.empty else "_(no plausibility results yet)_\n",
+    ]
+    if not plaus.empty:
+        parts.append(f"\n![plausibility]({rel}/plausibility.png)\n")
+    parts += ["\n## Runs\n", markdown(runs[["label", "seed", "n_train", "epochs_run", "best_epoch", "accuracy",
                                              "f1_macro", "mcc", "train_seconds", "device"]].round(3))]
-    extra = root / "report_extra.md"
-    if extra.is_file():
-        parts += ["\n", extra.read_text()]
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".tmp")
     tmp.write_text("\n".join(parts))
@@ -262,14 +342,15 @@ def write_report(root: Path, out: Path) -> Path:
     return out
 
 
-def budget_text(plan: dict, runs: pd.DataFrame) -> str:
+def budget_text(plan: dict) -> str:
+    """The budget a study ran with, from its ``study.json`` (written by ``pslmodels.reproduce``)."""
     if not plan:
-        return "unknown (no study.json)."
+        return "see the Runs table (no study.json)."
     train = "all training proteins" if not plan.get("max_train") else f"{plan['max_train']} training proteins " \
         "(stratified subset)"
     tested = "all test proteins" if not plan.get("test_proteins") else f"{plan['test_proteins']} test proteins"
     return (f"up to {plan.get('epochs')} epochs (patience {plan.get('patience')}), {train}, preset "
-            f"{plan.get('preset')}; diagnostics and attributions on {tested}, Integrated Gradients on "
+            f"{plan.get('preset')}; diagnostics and attributions on {tested} (stratified), Integrated Gradients on "
             f"{plan.get('ig_proteins') or 'all'} of them ({plan.get('ig_steps')} steps, doubled where the "
             "convergence delta is large).")
 
@@ -277,14 +358,15 @@ def budget_text(plan: dict, runs: pd.DataFrame) -> str:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m pslmodels.report", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("root", type=Path, nargs="?", default=Path("runs/study"))
+    parser.add_argument("roots", type=Path, nargs="*", default=[Path("runs/study")],
+                        help="the study's run root, then any further roots (their runs are labelled by folder name)")
     parser.add_argument("--out", type=Path, default=Path("reports/study.md"))
     return parser
 
 
 def run(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    print(f"report: {write_report(args.root, args.out)}")
+    print(f"report: {write_report(args.roots, args.out)}")
     return 0
 
 

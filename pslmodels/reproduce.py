@@ -176,7 +176,7 @@ def run(argv=None) -> int:
                             ig_proteins=args.ig_proteins, ig_steps=args.ig_steps, seed=seed, device=args.device)
                 if not args.no_signals:
                     analyse_signals(run_dir, ig_steps=args.ig_steps, seed=seed, device=args.device)
-            write_report(args.root, args.report)
+            write_report([args.root], args.report)
     print(f"study finished in {(time.time() - started) / 60:.1f} min; report: {args.report}")
     return 0
 

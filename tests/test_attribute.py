@@ -34,7 +34,8 @@ def proteins():
 
 @pytest.fixture(scope="module")
 def frame(trained, proteins, tmp_path_factory):
-    methods = [make_method(m, seed=0, n_steps=16) for m in ("attention", "permuted", "random", "uniform", "ig")]
+    methods = [make_method(m, seed=0, n_steps=16) for m in ("attention", "permuted", "shifted", "random", "uniform",
+                                                            "ig")]
     return attribute_proteins(trained, proteins, methods, run_id="t", batch_size=4, progress=False)
 
 
@@ -42,7 +43,7 @@ def test_schema_passes_the_hitrate_check(frame, tmp_path):
     path = tmp_path / "attributions.parquet"
     frame.to_parquet(path, index=False)
     back = read_attributions(path)
-    assert len(back) == 6 * 5 and set(back.method) == {"attention", "permuted", "random", "uniform", "ig"}
+    assert len(back) == 6 * 6 and set(back.method) == {"attention", "permuted", "shifted", "random", "uniform", "ig"}
 
 
 def test_full_coordinates_and_weights(frame, proteins):
@@ -63,6 +64,18 @@ def test_permuted_keeps_the_multiset(frame, proteins):
         per = np.asarray(frame[(frame.method == "permuted") & (frame.accession == p.accession)].iloc[0].scores)
         seen = ~np.isnan(att)
         np.testing.assert_allclose(np.sort(att[seen]), np.sort(per[seen]), rtol=1e-6)
+
+
+def test_shifted_is_a_rotation_of_the_attention(frame, proteins):
+    """The random-position control keeps the weights and their order, only moves them (within the seen residues)."""
+    for p in proteins:
+        att = np.asarray(frame[(frame.method == "attention") & (frame.accession == p.accession)].iloc[0].scores)
+        sh = np.asarray(frame[(frame.method == "shifted") & (frame.accession == p.accession)].iloc[0].scores)
+        seen = ~np.isnan(att)
+        a, b = att[seen], sh[seen]
+        offsets = [k for k in range(1, len(a)) if np.allclose(np.roll(a, k), b, rtol=1e-5, atol=1e-9)]
+        assert offsets, p.accession
+        assert not np.allclose(a, b)
 
 
 def test_ig_completeness_within_delta(trained, frame, proteins):

@@ -16,12 +16,15 @@ def test_demo_end_to_end(tmp_path, capsys):
     assert demo.main(args) == 0
     out = capsys.readouterr().out
     for expected in ("Table 1 (official DeepLoc test partition, n=30)", "Attention diagnostics", "permuted",
-                     "Kendall tau, attention vs IG, 6 proteins", "wrong, vs predicted", "demo finished"):
+                     "Kendall tau, attention vs IG, 6 proteins", "wrong, vs predicted", "viewer:", "demo finished"):
         assert expected in out
     con = duckdb.connect(str(run_dir / "hitrate" / "hitrates.duckdb"), read_only=True)
     methods = {m for (m,) in con.execute("SELECT DISTINCT method FROM attributions").fetchall()}
-    assert methods == {"attention", "permuted", "random", "uniform", "ig"}
-    assert con.execute("SELECT count(*) FROM attributions").fetchall()[0][0] == 4 * 40 + 6
+    assert methods == {"attention", "shifted", "permuted", "random", "uniform", "ig"}
+    assert con.execute("SELECT count(*) FROM attributions").fetchall()[0][0] == 5 * 40 + 6
+    accession = con.execute("SELECT accession FROM attributions LIMIT 1").fetchall()[0][0]
     con.close()
+    page = (run_dir / "attributions.html").read_text()
+    assert f'"acc":"{accession}"' in page
     # a second run reuses the trained model (idempotent) and still completes
     assert demo.main(args) == 0
