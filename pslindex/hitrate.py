@@ -27,11 +27,11 @@ from pathlib import Path
 import duckdb
 import numpy as np
 import pandas as pd
-import pyarrow.parquet as pq
 
 from pslindex.classes import ALPHABET, CLASSES
 from pslindex.errors import PslError, cli_main
 from pslindex.extract import extract_peptides
+from pslindex.files import read_parquet_columns
 from pslindex.matcher import KmerIndex
 from pslindex.store import DEFAULT_INDEX_DIR, index_file, open_index
 
@@ -47,18 +47,7 @@ GROUPS = (  # (name, label judged against); "correct" rows have true == pred, th
 def read_attributions(path: Path) -> pd.DataFrame:
     """Read and validate an ``attributions.parquet`` (SPEC 5). Raises PslError naming file and row."""
     path = Path(path)
-    if not path.is_file():
-        raise PslError(f"{path}: no such file")
-    try:
-        schema = pq.read_schema(path)
-    except Exception as exc:  # pyarrow raises several types for a non-Parquet file
-        raise PslError(f"{path}: not a Parquet file ({str(exc).splitlines()[0]})") from None
-    missing = [c for c in COLUMNS if c not in schema.names]
-    if missing:
-        raise PslError(f"{path}: missing column(s) {', '.join(missing)}; attributions need {', '.join(COLUMNS)}")
-    df = pq.read_table(path, columns=list(COLUMNS)).to_pandas()
-    if df.empty:
-        raise PslError(f"{path}: no rows")
+    df = read_parquet_columns(path, COLUMNS, purpose="the hit rate")
     known = set(CLASSES)
     letters = set(ALPHABET)
     for i, row in enumerate(df.itertuples(index=False)):

@@ -31,6 +31,7 @@ from sklearn.metrics import average_precision_score
 
 from pslindex.errors import PslError, cli_main
 from pslindex.extract import extract_peptides, window_scores
+from pslindex.files import read_parquet_columns
 from pslindex.hitrate import bootstrap_ci
 from pslmodels.train import DATA_DIR
 
@@ -171,22 +172,6 @@ def format_table(summary: pd.DataFrame, signals: tuple[str, ...] | None = None) 
     return shown.reset_index(drop=True)
 
 
-def read_for_plausibility(path: Path) -> pd.DataFrame:
-    path = Path(path)
-    if not path.is_file():
-        raise PslError(f"{path}: no such file")
-    import pyarrow.parquet as pq
-
-    try:
-        names = pq.read_schema(path).names
-    except Exception as exc:
-        raise PslError(f"{path}: not a Parquet file ({str(exc).splitlines()[0]})") from None
-    missing = [c for c in NEEDED if c not in names]
-    if missing:
-        raise PslError(f"{path}: missing column(s) {', '.join(missing)}; plausibility needs {', '.join(NEEDED)}")
-    return pd.read_parquet(path, columns=[c for c in ("run_id", *NEEDED) if c in names])
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m pslmodels.plausibility", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -202,7 +187,7 @@ def build_parser() -> argparse.ArgumentParser:
 def run(argv=None) -> int:
     args = build_parser().parse_args(argv)
     signals = read_signals(args.signals)
-    attributions = read_for_plausibility(args.attributions)
+    attributions = read_parquet_columns(args.attributions, NEEDED, optional=("run_id",), purpose="plausibility")
     proteins = per_protein(attributions, signals, window=args.window, k=args.k, seed=args.seed)
     if proteins.empty:
         raise PslError(f"{args.attributions}: none of its {attributions.accession.nunique()} proteins has "

@@ -352,7 +352,7 @@ def budget_text(plan: dict) -> str:
     return (f"up to {plan.get('epochs')} epochs (patience {plan.get('patience')}), {train}, preset "
             f"{plan.get('preset')}; diagnostics and attributions on {tested} (stratified), Integrated Gradients on "
             f"{plan.get('ig_proteins') or 'all'} of them ({plan.get('ig_steps')} steps, doubled where the "
-            "convergence delta is large).")
+            "convergence delta is large)." + (f" {plan['note']}." if plan.get("note") else ""))
 
 
 def build_parser() -> argparse.ArgumentParser:

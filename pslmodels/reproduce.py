@@ -82,13 +82,14 @@ def analyse_run(run_dir: Path, *, index: Path, test_proteins: int = 1000, ig_pro
     return options
 
 
-def analyse_signals(run_dir: Path, *, methods=("attention", "ig"), ig_steps: int = 32, seed: int = 0,
-                    device: str = "auto", signals: Path = DEFAULT_SIGNALS, progress: bool = False) -> Path:
+def analyse_signals(run_dir: Path, *, methods=("attention", "ig"), limit: int = 0, ig_steps: int = 32,
+                    seed: int = 0, device: str = "auto", signals: Path = DEFAULT_SIGNALS, progress: bool = False
+                    ) -> Path:
     """Plausibility of one run: attribute every test protein with annotated sorting signals, score it.
 
-    Writes ``attributions_signals.parquet`` and ``plausibility_proteins.parquet`` (one row per protein,
-    method or baseline, and signal type; see :mod:`pslmodels.plausibility`) into ``run_dir``; does
-    nothing if the latter exists. Returns its path.
+    ``limit`` > 0: a seeded, stratified subset of them. Writes ``attributions_signals.parquet`` and
+    ``plausibility_proteins.parquet`` (one row per protein, method or baseline, and signal type; see
+    :mod:`pslmodels.plausibility`) into ``run_dir``; does nothing if the latter exists. Returns its path.
     """
     run_dir = Path(run_dir)
     out = run_dir / "plausibility_proteins.parquet"
@@ -98,6 +99,7 @@ def analyse_signals(run_dir: Path, *, methods=("attention", "ig"), ig_steps: int
     model, ckpt = load_model(run_dir)
     annotated = set(table.accession)
     proteins = [p for p in run_split(ckpt, "test") if p.accession in annotated]
+    proteins = stratified_subset(proteins, limit, seed)
     frame = attribute_proteins(model, proteins, [make_method(m, seed, n_steps=ig_steps, max_steps=2 * ig_steps)
                                                  for m in methods],
                                run_id=run_dir.name, device=pick_device(device), progress=progress)
@@ -132,6 +134,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--test-proteins", type=int, default=0, help="test proteins to diagnose/attribute (0 = all)")
     parser.add_argument("--ig-proteins", type=int, default=200, help="of which Integrated Gradients")
     parser.add_argument("--ig-steps", type=int, default=32)
+    parser.add_argument("--signal-proteins", type=int, default=0,
+                        help="test proteins with annotated signals to score for plausibility (0 = all, 189)")
+    parser.add_argument("--max-eval", type=int, default=0,
+                        help="stratified subsets of validation and test while training (tests only; 0 = all)")
     parser.add_argument("--no-signals", action="store_true",
                         help="skip the plausibility step (attention and IG of test proteins with annotated signals)")
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch's default)")
@@ -165,7 +171,8 @@ def run(argv=None) -> int:
         for model in models:
             run_dir = args.root / f"{model}-s{seed}"
             cfg = TrainConfig(model=model, preset=args.preset, epochs=args.epochs, patience=args.patience,
-                              max_train=args.max_train, seed=seed, device=args.device, run_dir=str(run_dir),
+                              max_train=args.max_train, max_eval=args.max_eval, seed=seed, device=args.device,
+                              run_dir=str(run_dir),
                               threads=args.threads, quiet=True,
                               preset_from=str(args.root / f"{TEACHER}-s{seed}") if model == "mlp-preset" else "")
             print(f"[{(time.time() - started) / 60:6.1f} min] {model}, seed {seed}", flush=True)
@@ -175,7 +182,8 @@ def run(argv=None) -> int:
                 analyse_run(run_dir, index=args.index, test_proteins=args.test_proteins,
                             ig_proteins=args.ig_proteins, ig_steps=args.ig_steps, seed=seed, device=args.device)
                 if not args.no_signals:
-                    analyse_signals(run_dir, ig_steps=args.ig_steps, seed=seed, device=args.device)
+                    analyse_signals(run_dir, limit=args.signal_proteins, ig_steps=args.ig_steps, seed=seed,
+                                    device=args.device)
             write_report([args.root], args.report)
     print(f"study finished in {(time.time() - started) / 60:.1f} min; report: {args.report}")
     return 0

@@ -170,6 +170,16 @@ def evaluate(model, proteins, device, teacher=None) -> tuple[dict, np.ndarray]:
     return classification_metrics(y, probs.argmax(1)), probs
 
 
+def training_seconds(history: list[dict]) -> float:
+    """Total training time over every session of a run: ``seconds`` restarts from 0 when a run resumes."""
+    total, last = 0.0, 0.0
+    for entry in history:
+        if entry["seconds"] < last:  # a new session began
+            total += last
+        last = entry["seconds"]
+    return total + last
+
+
 def predictions_frame(proteins: list[Protein], probs: np.ndarray) -> pd.DataFrame:
     return pd.DataFrame({
         "accession": [p.accession for p in proteins],
@@ -271,7 +281,7 @@ def train(cfg: TrainConfig) -> dict:
     val_metrics, _ = evaluate(model, val_set, device, teacher)
     test_metrics, test_probs = evaluate(model, test_set, device, teacher)
     metrics = {"model": cfg.model, "preset": cfg.preset, "seed": cfg.seed, "best_epoch": state["best_epoch"],
-               "epochs_run": state["epoch"], "train_seconds": round(time.time() - started, 1),
+               "epochs_run": state["epoch"], "train_seconds": round(training_seconds(state["history"]), 1),
                "validation": val_metrics, "test": test_metrics, **meta}
     (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=1))
     predictions_frame(test_set, test_probs).to_parquet(run_dir / "test_predictions.parquet", index=False)

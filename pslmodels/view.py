@@ -29,6 +29,7 @@ import pandas as pd
 from pslindex.classes import CLASSES
 from pslindex.errors import PslError, cli_main
 from pslindex.extract import extract_peptides
+from pslindex.files import read_parquet_columns
 from pslmodels.plausibility import DEFAULT_SIGNALS, SIGNAL_NAMES, SIGNAL_TYPES, read_signals
 
 NEEDED = ("run_id", "model", "method", "accession", "sequence", "true_label", "pred_label", "probs", "scores")
@@ -36,26 +37,6 @@ METHOD_ORDER = ("attention", "ig", "shifted", "permuted", "random", "uniform")
 # Pooling weights (each row sums to 1): drawn on one common scale per protein, so uniform weights look
 # flat and faint instead of saturated.
 WEIGHT_METHODS = ("attention", "shifted", "permuted", "random", "uniform")
-
-
-def read_attributions_for_view(path: Path) -> pd.DataFrame:
-    """The attributions file, checked for the columns the viewer needs (SPEC 5)."""
-    import pyarrow.parquet as pq
-
-    path = Path(path)
-    if not path.is_file():
-        raise PslError(f"{path}: no such file")
-    try:
-        names = pq.read_schema(path).names
-    except Exception as exc:
-        raise PslError(f"{path}: not a Parquet file ({str(exc).splitlines()[0]})") from None
-    missing = [c for c in NEEDED if c not in names]
-    if missing:
-        raise PslError(f"{path}: missing column(s) {', '.join(missing)}; the viewer needs {', '.join(NEEDED)}")
-    frame = pd.read_parquet(path, columns=list(NEEDED))
-    if frame.empty:
-        raise PslError(f"{path}: no rows")
-    return frame
 
 
 def read_peptide_hits(hitrates: Path | None) -> pd.DataFrame | None:
@@ -218,7 +199,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def run(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    frame = read_attributions_for_view(args.attributions)
+    frame = read_parquet_columns(args.attributions, NEEDED, purpose="the viewer")
     methods = pick_methods(frame, args.methods)
     if args.accession:
         accession = args.accession.strip()

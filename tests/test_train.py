@@ -131,3 +131,11 @@ def test_evaluate_on_another_fasta(tiny_run, tmp_path, capsys):
     assert pd.read_parquet(tmp_path / "p.parquet").accession.tolist() == ["Q1"]
     assert evaluate_cli.main([str(tmp_path / "nothing"), "--fasta", str(unlabelled)]) == 2
     assert "no checkpoint here" in capsys.readouterr().err
+
+
+def test_training_seconds_add_up_over_resumed_sessions():
+    from pslmodels.train import training_seconds
+
+    history = [{"seconds": 10.0}, {"seconds": 20.0}, {"seconds": 5.0}, {"seconds": 12.0}]  # resumed after 2 epochs
+    assert training_seconds(history) == 32.0
+    assert training_seconds([]) == 0.0
