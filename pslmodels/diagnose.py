@@ -15,13 +15,11 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import torch
 
 from pslindex.errors import PslError, cli_main
 from pslmodels.attribute import ReplacedAttention, TrainedAttention
-from pslmodels.data import batches
 from pslmodels.metrics import classification_metrics
-from pslmodels.train import load_model, pick_device, run_split, stratified_subset
+from pslmodels.train import load_model, pick_device, predict, run_split, stratified_subset
 
 
 def jensen_shannon(p: np.ndarray, q: np.ndarray) -> np.ndarray:
@@ -40,28 +38,18 @@ def total_variation(p: np.ndarray, q: np.ndarray) -> np.ndarray:
     return np.abs(p - q).sum(1) / 2
 
 
-@torch.no_grad()
-def probabilities(model, proteins, method, device, batch_size: int = 32) -> np.ndarray:
-    out = np.zeros((len(proteins), model.config.n_classes))
-    index = {id(p): i for i, p in enumerate(proteins)}
-    for batch in batches(proteins, batch_size):
-        result = method.attribute(model, batch.to(device))
-        out[[index[id(p)] for p in batch.proteins]] = result.probs.cpu().numpy()
-    return out
-
-
 def diagnose(model, proteins, *, seeds: int = 3, device="cpu") -> pd.DataFrame:
     """One row per mode (and seed): f1_micro, f1_macro, jsd, tvd, flip_rate."""
     if not model.has_attention:
         raise PslError(f"{model.config.arch} pools without attention: nothing to diagnose")
     model.to(device)
     y = np.array([p.y for p in proteins])
-    base = probabilities(model, proteins, TrainedAttention(), device)
+    base = predict(model, proteins, device, method=TrainedAttention())
     modes = [("trained", None, TrainedAttention())] + [("uniform", None, ReplacedAttention("uniform"))]
     modes += [(m, s, ReplacedAttention(m, s)) for m in ("permuted", "random") for s in range(seeds)]
     rows = []
     for mode, seed, method in modes:
-        probs = base if mode == "trained" else probabilities(model, proteins, method, device)
+        probs = base if mode == "trained" else predict(model, proteins, device, method=method)
         m = classification_metrics(y, probs.argmax(1))
         rows.append({"mode": mode, "seed": seed, "f1_micro": m["f1_micro"], "f1_macro": m["f1_macro"],
                      "jsd": float(jensen_shannon(base, probs).mean()),

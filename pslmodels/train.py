@@ -142,17 +142,24 @@ def run_split(ckpt: dict, which: str = "test") -> list[Protein]:
 
 @torch.no_grad()
 def predict(model: PslModel, proteins: list[Protein], device: torch.device, batch_size: int = 32,
-            teacher: PslModel | None = None) -> np.ndarray:
-    """Class probabilities, shape (n, 10), in the order of ``proteins``."""
+            teacher: PslModel | None = None, method=None) -> np.ndarray:
+    """Class probabilities, shape (n, 10), in the order of ``proteins``.
+
+    ``teacher``: the run whose attention an ``mlp-preset`` model pools with. ``method``: an
+    :class:`pslmodels.attribute.Attribution` whose probabilities to return instead of the plain
+    forward pass (e.g. the prediction with the attention replaced).
+    """
     model.eval()
     probs = np.zeros((len(proteins), len(CLASSES)), dtype=np.float32)
     index = {id(p): i for i, p in enumerate(proteins)}
     for batch in batches(proteins, batch_size):
         batch = batch.to(device)
-        attention = teacher_attention(teacher, batch) if teacher is not None else None
-        logits, _ = model(batch.tokens, batch.lengths, attention=attention)
-        rows = [index[id(p)] for p in batch.proteins]
-        probs[rows] = torch.softmax(logits, dim=1).cpu().numpy()
+        if method is not None:
+            out = method.attribute(model, batch).probs
+        else:
+            attention = teacher_attention(teacher, batch) if teacher is not None else None
+            out = torch.softmax(model(batch.tokens, batch.lengths, attention=attention)[0], dim=1)
+        probs[[index[id(p)] for p in batch.proteins]] = out.cpu().numpy()
     return probs
 
 
