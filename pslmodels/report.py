@@ -176,7 +176,7 @@ def figure_hitrates(hits: pd.DataFrame, path: Path) -> None:
                     data.append(values)
                     ticks.append(f"{model}\n{method} (n={len(values)})")
         if data:
-            ax.boxplot(data, vert=False, showmeans=True)
+            ax.boxplot(data, orientation="horizontal", showmeans=True)
             ax.set_yticks(range(1, len(ticks) + 1), ticks, fontsize=6)
         ax.set_title(f"{name} (label: {label})", fontsize=9)
         ax.set_xlabel("protein hit rate")
@@ -352,7 +352,9 @@ def budget_text(plan: dict) -> str:
     return (f"up to {plan.get('epochs')} epochs (patience {plan.get('patience')}), {train}, preset "
             f"{plan.get('preset')}; diagnostics and attributions on {tested} (stratified), Integrated Gradients on "
             f"{plan.get('ig_proteins') or 'all'} of them ({plan.get('ig_steps')} steps, doubled where the "
-            "convergence delta is large)." + (f" {plan['note']}." if plan.get("note") else ""))
+            "convergence delta is large); plausibility on "
+            f"{plan.get('signal_proteins') or 'all'} test proteins with annotated sorting signals (attention and IG)."
+            + (f" {plan['note']}." if plan.get("note") else ""))
 
 
 def build_parser() -> argparse.ArgumentParser:
