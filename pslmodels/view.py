@@ -106,12 +106,11 @@ def protein_records(frame: pd.DataFrame, methods: list[str], peptide_hits: pd.Da
             scores = np.asarray(row.scores, dtype=np.float64)
             scale = weight_scale if method in WEIGHT_METHODS else max_abs(scores)
             quant = [None if np.isnan(v) else int(round(100 * v / scale)) if scale else 0 for v in scores]
-            if hits is not None:
-                part = hits.get((accession, method))
-                peptides = [] if part is None else [
-                    [int(p.start), int(p.end), int(p.n_matches), _clean(p.hitrate_true), _clean(p.hitrate_pred)]
-                    for p in part.sort_values("start").itertuples()]
-            else:
+            part = hits.get((accession, method)) if hits is not None else None
+            if part is not None:
+                peptides = [[int(p.start), int(p.end), int(p.n_matches), _clean(p.hitrate_true),
+                             _clean(p.hitrate_pred)] for p in part.sort_values("start").itertuples()]
+            else:  # no hit-rate results for this row (none given, or none extracted there): extract here
                 peptides = [[p.start, p.end, None, None, None]
                             for p in extract_peptides(row.sequence, scores, window=window, k=k)]
             record["methods"].append({"name": method, "pred": row.pred_label,
