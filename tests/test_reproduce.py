@@ -38,7 +38,8 @@ def test_report_tables_and_figures(study):
     root, _ = study
     text = (root / "report" / "study.md").read_text()
     for heading in ("## Table 1", "## Attention diagnostics", "## Attention vs Integrated Gradients",
-                    "## Tables 2-3", "## Plausibility", "## Runs"):
+                    "## Tables 2-3", "### Attention against its random-position control, paired", "## Plausibility",
+                    "## Runs"):
         assert heading in text
     table1 = text.split("## Table 1")[1].split("##")[0]
     assert "| bilstm-att | 2 |" in table1 and "| mlp-preset | 2 |" in table1 and "0.673 / 0.568" in table1
@@ -46,6 +47,8 @@ def test_report_tables_and_figures(study):
     for mode in ("trained", "uniform", "permuted", "random"):
         assert f"| bilstm-att | {mode} | 2 |" in diag
     assert "| bilstm-att | shifted | correct |" in text
+    paired = text.split("### Attention against")[1].split("##")[0]
+    assert "| bilstm-att | all |" in paired
     assert "| bilstm-att | attention rotated | any |" in text and "| bilstm-att | random scores | any |" in text
     figures = root / "report" / "study_figures"
     for name in ("per_class_f1.png", "hitrates.png", "plausibility.png"):
