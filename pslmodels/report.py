@@ -133,7 +133,7 @@ def paired_control_table(hits: pd.DataFrame, method: str = "attention", control:
     left = hits[hits.method == method][keys + ["correct", "hitrate_true"]]
     right = hits[hits.method == control][keys + ["hitrate_true"]]
     both = left.merge(right, on=keys, suffixes=("", "_control")).dropna(subset=["hitrate_true", "hitrate_true_control"])
-    for model in model_order(both.model):
+    for model in model_order(hits[hits.method == method].model):
         part = both[both.model == model]
         for name, rows in (("all", part), ("correct", part[part.correct]), ("wrong", part[~part.correct])):
             diff = (rows.hitrate_true - rows.hitrate_true_control).to_numpy()
@@ -208,9 +208,9 @@ def figure_hitrates(hits: pd.DataFrame, path: Path) -> None:
     plt.close(fig)
 
 
-def markdown(frame: pd.DataFrame) -> str:
+def markdown(frame: pd.DataFrame, empty: str = "_(nothing to show yet)_") -> str:
     if frame.empty:
-        return "_(no finished runs yet)_\n"
+        return empty + "\n"
     cols = list(frame.columns)
     lines = ["| " + " | ".join(cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
     lines += ["| " + " | ".join(str(v) for v in row) + " |" for row in frame.itertuples(index=False)]
