@@ -43,11 +43,7 @@ def run(argv=None) -> int:
         source = args.fasta
     if args.limit:
         proteins = proteins[:args.limit]
-    teacher = None
-    if model.pooling == "preset":
-        teacher, _ = load_model(ckpt["train_config"]["preset_from"])
-        teacher.to(device)
-    probs = predict(model, proteins, device, teacher=teacher)
+    probs = predict(model, proteins, device)  # an mlp-preset model comes with its teacher (load_model)
     if args.out:
         predictions_frame(proteins, probs).to_parquet(args.out, index=False)
     print(f"{source.name}: {len(proteins)} proteins, model {model.config.arch} from {args.run_dir}")

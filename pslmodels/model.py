@@ -197,6 +197,36 @@ class PslModel(nn.Module):
         return self.head(self.drop(pooled)), alpha
 
 
+class PresetPooled(nn.Module):
+    """An ``mlp-preset`` model bundled with the trained run whose attention it pools with.
+
+    Behaves like a model that pools with attention: ``forward`` without ``attention=`` takes the
+    teacher's weights for the same input, so diagnostics and attributions treat it like any other
+    (IG attributes to the student's embedding; the teacher always reads the real residues).
+    """
+
+    pooling = "preset"
+    has_attention = True
+
+    def __init__(self, model: PslModel, teacher: PslModel):
+        super().__init__()
+        self.model, self.teacher = model, teacher
+
+    @property
+    def config(self) -> ModelConfig:
+        return self.model.config
+
+    @property
+    def embed(self) -> nn.Embedding:
+        return self.model.embed
+
+    def forward(self, tokens: torch.Tensor, lengths: torch.Tensor, attention: torch.Tensor | None = None):
+        if attention is None:
+            with torch.no_grad():
+                _, attention = self.teacher(tokens, lengths)
+        return self.model(tokens, lengths, attention=attention)
+
+
 def replace_attention(alpha: torch.Tensor, lengths: torch.Tensor, mode: str,
                       generator: torch.Generator | None = None) -> torch.Tensor:
     """Weights that stand in for a model's attention at inference.

@@ -32,7 +32,7 @@ from pslindex.errors import PslError, cli_main
 from pslindex.files import file_checksum
 from pslmodels.data import Protein, batches, read_fasta, split
 from pslmodels.metrics import classification_metrics
-from pslmodels.model import ARCHS, PRESETS, ModelConfig, PslModel
+from pslmodels.model import ARCHS, PRESETS, ModelConfig, PresetPooled, PslModel
 
 DATA_DIR = Path(os.environ.get("PSL_DATA_DIR", Path(__file__).resolve().parents[1].parent / "shared" / "data"))
 
@@ -94,8 +94,11 @@ def load_checkpoint(path: Path) -> dict:
         raise PslError(f"{path}: not a readable checkpoint ({str(exc).splitlines()[0]})") from None
 
 
-def load_model(run_dir: str | Path, which: str = "best") -> tuple[PslModel, dict]:
-    """Rebuild a trained model from its run directory alone (config + weights in the checkpoint)."""
+def load_model(run_dir: str | Path, which: str = "best") -> tuple[PslModel | PresetPooled, dict]:
+    """Rebuild a trained model from its run directory alone (config + weights in the checkpoint).
+
+    An ``mlp-preset`` run comes back bundled with its teacher run (:class:`PresetPooled`).
+    """
     path = Path(run_dir) / f"{which}.pt"
     ckpt = load_checkpoint(path)
     if "model_config" not in ckpt or "model" not in ckpt:
@@ -110,6 +113,12 @@ def load_model(run_dir: str | Path, which: str = "best") -> tuple[PslModel, dict
     if missing or unexpected:
         raise PslError(f"{path}: weights do not fit model {config.arch}: missing key(s) {missing[:3]}, "
                        f"unexpected key(s) {unexpected[:3]}")
+    if model.pooling == "preset":  # bundle the run whose attention it pools with
+        source = ckpt.get("train_config", {}).get("preset_from")
+        if not source:
+            raise PslError(f"{path}: an mlp-preset checkpoint without preset_from (the run it takes weights from)")
+        teacher, _ = load_model(source)
+        model = PresetPooled(model, teacher)
     model.eval()
     return model, ckpt
 

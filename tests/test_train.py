@@ -90,6 +90,19 @@ def test_mlp_preset_uses_a_trained_run(tiny_run, tmp_path):
     run_dir, _ = tiny_run
     metrics = train(tiny(tmp_path / "preset", model="mlp-preset", preset_from=str(run_dir), epochs=1))
     assert metrics["test"]["n"] == 20
+    # loaded with its teacher, it is diagnosed and attributed like any attention model
+    from pslmodels.attribute import make_method
+    from pslmodels.diagnose import diagnose
+    from pslmodels.train import run_split
+
+    model, ckpt = load_model(tmp_path / "preset")
+    teacher, _ = load_model(run_dir)
+    proteins = run_split(ckpt, "test")[:6]
+    batch = collate(proteins)
+    scores = make_method("attention").attribute(model, batch).scores
+    torch.testing.assert_close(scores, teacher(batch.tokens, batch.lengths)[1])
+    assert make_method("ig", n_steps=8).attribute(model, batch).scores.shape == batch.tokens.shape
+    assert set(diagnose(model, proteins, seeds=1)["mode"]) == {"trained", "uniform", "permuted", "random"}
     with pytest.raises(PslError, match="needs --preset_from"):
         train(tiny(tmp_path / "p2", model="mlp-preset", epochs=1))
 
