@@ -73,6 +73,12 @@ def _clean(x: float | None) -> float | None:
     return None if x is None or (isinstance(x, float) and math.isnan(x)) else round(float(x), 3)
 
 
+def max_abs(values) -> float:
+    """Largest |score| over the seen residues; 0 when none was seen."""
+    values = np.abs(np.asarray(values, dtype=np.float64))
+    return float(np.nanmax(values)) if np.isfinite(values).any() else 0.0
+
+
 def protein_records(frame: pd.DataFrame, methods: list[str], peptide_hits: pd.DataFrame | None,
                     signals: pd.DataFrame | None, *, window: int = 5, k: float = 2.0) -> list[dict]:
     """One JSON-ready record per protein (first run in the file): scores quantised to -100..100 per method row."""
@@ -94,10 +100,6 @@ def protein_records(frame: pd.DataFrame, methods: list[str], peptide_hits: pd.Da
             record["signals"] = [[int(a), int(b), SIGNAL_TYPES[int(codes[a])]] for a, b in zip(edges[:-1], edges[1:],
                                                                                                  strict=True)
                                  if codes[a]]
-        def max_abs(values) -> float:
-            values = np.abs(np.asarray(values, dtype=np.float64))
-            return float(np.nanmax(values)) if np.isfinite(values).any() else 0.0
-
         weight_scale = max([max_abs(rows.loc[m].scores) for m in WEIGHT_METHODS if m in rows.index], default=0.0)
         for method in methods:
             if method not in rows.index:
