@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
@@ -37,3 +40,19 @@ def read_parquet_columns(path: str | Path, columns, *, optional=(), purpose: str
     if frame.empty:
         raise PslError(f"{path}: no rows")
     return frame
+
+
+@contextmanager
+def atomic_output(path: str | Path) -> Iterator[Path]:
+    """Yield a temporary path beside ``path`` to write to; it replaces ``path`` only if the block succeeds.
+
+    The temporary name keeps the suffix (``out.tmp.png``), so writers that go by it still work.
+    A failed block leaves ``path`` as it was and no temporary file behind.
+    """
+    path = Path(path)
+    tmp = path.with_name(f"{path.stem}.tmp{path.suffix}")
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)

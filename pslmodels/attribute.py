@@ -24,6 +24,7 @@ from tqdm import tqdm
 
 from pslindex.classes import CLASSES
 from pslindex.errors import PslError, cli_main
+from pslindex.files import atomic_output
 from pslmodels.data import Batch, batches, to_full_coordinates
 from pslmodels.model import PslModel, replace_attention
 from pslmodels.train import load_model, pick_device, run_split, stratified_subset
@@ -230,9 +231,8 @@ def run(argv=None) -> int:
     frame = attribute_proteins(model, proteins, methods, run_id=run_id, batch_size=args.batch_size,
                                device=pick_device(args.device), progress=not args.quiet)
     out = args.out or Path(args.run_dir) / "attributions.parquet"
-    tmp = out.with_name(out.name + ".tmp")
-    frame.to_parquet(tmp, index=False)
-    tmp.replace(out)
+    with atomic_output(out) as tmp:
+        frame.to_parquet(tmp, index=False)
     print(f"{len(frame)} rows ({len(proteins)} proteins x {len(methods)} methods) -> {out}")
     if {"attention", "ig"} <= {m.name for m in methods}:
         tau = kendall_tau(frame)

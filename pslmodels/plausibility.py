@@ -31,7 +31,7 @@ from sklearn.metrics import average_precision_score
 
 from pslindex.errors import PslError, cli_main
 from pslindex.extract import extract_peptides, window_scores
-from pslindex.files import read_parquet_columns
+from pslindex.files import atomic_output, read_parquet_columns
 from pslindex.hitrate import bootstrap_ci
 from pslmodels.train import DATA_DIR
 
@@ -194,13 +194,11 @@ def run(argv=None) -> int:
                        f"sorting-signal annotations in {args.signals}")
     summary = summarize(proteins, seed=args.seed)
     out = args.out or args.attributions.with_name("plausibility.csv")
-    tmp = out.with_name(out.name + ".tmp")
-    summary.to_csv(tmp, index=False)
-    tmp.replace(out)
+    with atomic_output(out) as tmp:
+        summary.to_csv(tmp, index=False)
     per_protein_file = out.with_name(out.stem + "_proteins.parquet")
-    tmp = per_protein_file.with_name(per_protein_file.name + ".tmp")
-    proteins.to_parquet(tmp, index=False)
-    tmp.replace(per_protein_file)
+    with atomic_output(per_protein_file) as tmp:
+        proteins.to_parquet(tmp, index=False)
     print(f"{proteins.accession.nunique()} proteins with annotated sorting signals "
           f"(of {attributions.accession.nunique()} in {args.attributions.name})")
     print(format_table(summary).to_string(index=False))

@@ -21,6 +21,7 @@ import pandas as pd
 
 from pslindex.classes import CLASSES
 from pslindex.errors import PslError, cli_main
+from pslindex.files import atomic_output
 from pslindex.hitrate import GROUPS, bootstrap_ci
 
 # Published Table 1 (F1 micro / macro; the authors' random split, not the official partition).
@@ -362,9 +363,8 @@ def write_report(roots: list[Path], out: Path) -> Path:
     parts += ["\n## Runs\n", markdown(runs[["label", "seed", "n_train", "epochs_run", "best_epoch", "accuracy",
                                              "f1_macro", "mcc", "train_seconds", "device"]].round(3))]
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".tmp")
-    tmp.write_text("\n".join(parts))
-    tmp.replace(out)
+    with atomic_output(out) as tmp:
+        tmp.write_text("\n".join(parts))
     return out
 
 

@@ -28,6 +28,7 @@ import torch
 
 from pslindex import hitrate
 from pslindex.errors import PslError, cli_main
+from pslindex.files import atomic_output
 from pslindex.store import DEFAULT_INDEX_DIR, index_file
 from pslmodels.attribute import attribute_proteins, kendall_tau, make_method
 from pslmodels.diagnose import diagnose
@@ -72,9 +73,8 @@ def analyse_run(run_dir: Path, *, index: Path, test_proteins: int = 1000, ig_pro
                                      run_id=run_id, device=dev, progress=progress))
     attributions = pd.concat(frames, ignore_index=True)
     attr_file = run_dir / "attributions.parquet"
-    tmp = attr_file.with_name(attr_file.name + ".tmp")
-    attributions.to_parquet(tmp, index=False)
-    tmp.replace(attr_file)
+    with atomic_output(attr_file) as tmp:
+        attributions.to_parquet(tmp, index=False)
     kendall_tau(attributions).to_parquet(run_dir / "kendall_tau.parquet", index=False)
     if hitrate.main([str(attr_file), "--index", str(index), "--out", str(run_dir / "hitrate")]) != 0:
         raise PslError(f"{run_dir}: hit rate failed; see above")
@@ -104,9 +104,8 @@ def analyse_signals(run_dir: Path, *, methods=("attention", "ig"), limit: int = 
                                                  for m in methods],
                                run_id=run_dir.name, device=pick_device(device), progress=progress)
     frame.to_parquet(run_dir / "attributions_signals.parquet", index=False)
-    tmp = out.with_name(out.name + ".tmp")
-    per_protein(frame, table, seed=seed).to_parquet(tmp, index=False)
-    tmp.replace(out)
+    with atomic_output(out) as tmp:
+        per_protein(frame, table, seed=seed).to_parquet(tmp, index=False)
     return out
 
 

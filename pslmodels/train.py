@@ -29,7 +29,7 @@ from tqdm import tqdm
 
 from pslindex.classes import CLASSES
 from pslindex.errors import PslError, cli_main
-from pslindex.files import file_checksum
+from pslindex.files import atomic_output, file_checksum
 from pslmodels.data import Protein, batches, read_fasta, split
 from pslmodels.metrics import classification_metrics
 from pslmodels.model import ARCHS, PRESETS, ModelConfig, PresetPooled, PslModel
@@ -79,9 +79,8 @@ def pick_device(name: str) -> torch.device:
 
 
 def _atomic_save(obj: dict, path: Path) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
+    with atomic_output(path) as tmp:
+        torch.save(obj, tmp)
 
 
 def load_checkpoint(path: Path) -> dict:

@@ -29,7 +29,7 @@ import pandas as pd
 from pslindex.classes import CLASSES
 from pslindex.errors import PslError, cli_main
 from pslindex.extract import extract_peptides
-from pslindex.files import read_parquet_columns
+from pslindex.files import atomic_output, read_parquet_columns
 from pslmodels.plausibility import DEFAULT_SIGNALS, SIGNAL_NAMES, SIGNAL_TYPES, read_signals
 
 NEEDED = ("run_id", "model", "method", "accession", "sequence", "true_label", "pred_label", "probs", "scores")
@@ -222,13 +222,12 @@ def run(argv=None) -> int:
     else:
         signals = read_signals(DEFAULT_SIGNALS) if DEFAULT_SIGNALS.is_file() else None
     records = protein_records(frame, methods, read_peptide_hits(hitrates), signals, window=args.window, k=args.k)
-    tmp = out.with_name(out.name + ".tmp" + out.suffix)
-    if out.suffix.lower() == ".png":
-        render_png(records[0], tmp)
-    else:
-        tmp.write_text(render_html(records, title=f"{args.attributions.name}: attributions",
-                                   source=str(args.attributions)), encoding="utf-8")
-    tmp.replace(out)
+    with atomic_output(out) as tmp:
+        if out.suffix.lower() == ".png":
+            render_png(records[0], tmp)
+        else:
+            tmp.write_text(render_html(records, title=f"{args.attributions.name}: attributions",
+                                       source=str(args.attributions)), encoding="utf-8")
     print(f"{len(records)} protein(s), methods {', '.join(methods)}"
           f"{', hit rates from ' + str(hitrates) if hitrates else ', no hit rates (none given)'}"
           f"{'' if signals is not None else ', no sorting-signal file'} -> {out}")
