@@ -102,10 +102,21 @@ def diagnostics_table(runs: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
-def read_hitrates(runs: pd.DataFrame) -> pd.DataFrame:
-    frames = [pd.read_parquet(Path(r.run_dir) / "hitrate" / "hitrates.parquet").assign(seed=r.seed, model=r.label)
-              for r in runs.itertuples() if (Path(r.run_dir) / "hitrate" / "hitrates.parquet").is_file()]
+def read_per_run(runs: pd.DataFrame, name: str) -> pd.DataFrame:
+    """The Parquet file ``name`` of every run that has it, stacked, with the run's label (as ``model``) and seed."""
+    frames = [pd.read_parquet(p).assign(model=r.label, seed=r.seed) for r in runs.itertuples()
+              if (p := Path(r.run_dir) / name).is_file()]
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def pyplot():
+    """matplotlib.pyplot on the file-only Agg backend (reports are drawn without a screen)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
 
 
 def hitrate_table(hits: pd.DataFrame, groups=GROUPS) -> pd.DataFrame:
@@ -148,11 +159,10 @@ def paired_control_table(hits: pd.DataFrame, method: str = "attention", control:
 
 def kendall_table(runs: pd.DataFrame) -> pd.DataFrame:
     out = []
-    for model in model_order(runs.label):
-        taus = [pd.read_parquet(p).tau for r in runs[runs.label == model].itertuples()
-                if (p := Path(r.run_dir) / "kendall_tau.parquet").is_file()]
-        if taus:
-            tau = pd.concat(taus).dropna()
+    taus = read_per_run(runs, "kendall_tau.parquet")
+    for model in model_order(taus.model) if not taus.empty else []:
+        tau = taus[taus.model == model].tau.dropna()
+        if len(tau):
             out.append({"model": model, "proteins (all seeds)": len(tau), "median tau": f"{tau.median():.3f}",
                         "IQR": f"{tau.quantile(0.25):.3f} to {tau.quantile(0.75):.3f}",
                         "share tau > 0": f"{(tau > 0).mean():.2f}"})
@@ -160,10 +170,7 @@ def kendall_table(runs: pd.DataFrame) -> pd.DataFrame:
 
 
 def figure_per_class_f1(runs: pd.DataFrame, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     models = model_order(runs.label)
     fig, ax = plt.subplots(figsize=(11, 4.2))
@@ -183,10 +190,7 @@ def figure_per_class_f1(runs: pd.DataFrame, path: Path) -> None:
 
 
 def figure_hitrates(hits: pd.DataFrame, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     methods = sorted(hits.method.unique())
     fig, axes = plt.subplots(1, len(GROUPS), figsize=(12, 4), sharey=True)
@@ -227,12 +231,6 @@ def machine() -> str:
             f"torch {torch.__version__}")
 
 
-def read_plausibility(runs: pd.DataFrame) -> pd.DataFrame:
-    frames = [pd.read_parquet(p).assign(model=r.label, seed=r.seed) for r in runs.itertuples()
-              if (p := Path(r.run_dir) / "plausibility_proteins.parquet").is_file()]
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-
-
 def plausibility_table(per_protein: pd.DataFrame) -> pd.DataFrame:
     from pslmodels.plausibility import format_table, summarize
 
@@ -245,10 +243,7 @@ def plausibility_table(per_protein: pd.DataFrame) -> pd.DataFrame:
 
 
 def figure_plausibility(per_protein: pd.DataFrame, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     from pslmodels.plausibility import summarize
 
@@ -297,10 +292,10 @@ def write_report(roots: list[Path], out: Path) -> Path:
     fig_dir.mkdir(parents=True, exist_ok=True)
     rel = os.path.relpath(fig_dir, out.parent)
     figure_per_class_f1(runs, fig_dir / "per_class_f1.png")
-    hits = read_hitrates(runs)
+    hits = read_per_run(runs, "hitrate/hitrates.parquet")
     if not hits.empty:
         figure_hitrates(hits, fig_dir / "hitrates.png")
-    plaus = read_plausibility(runs)
+    plaus = read_per_run(runs, "plausibility_proteins.parquet")
     if not plaus.empty:
         figure_plausibility(plaus, fig_dir / "plausibility.png")
     seeds = sorted(runs.seed.unique())

@@ -137,11 +137,11 @@ def render_html(records: list[dict], *, title: str, source: str) -> str:
 
 def render_png(record: dict, path: Path) -> None:
     """One protein as a figure: a heat strip per method, peptides boxed, signals marked, probabilities beside."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     from matplotlib.patches import Rectangle
+
+    from pslmodels.report import pyplot
+
+    plt = pyplot()
 
     methods = record["methods"]
     n = len(record["seq"])
