@@ -144,6 +144,19 @@ FROM per_peptide pp JOIN attributions r USING (row_id) GROUP BY ALL ORDER BY r.r
 """
 
 
+def protein_groups(proteins: pd.DataFrame, labels: str = "both"):
+    """The paper's groups of one (model, method) slice of ``protein_hitrates``.
+
+    Yields ``(group name, label judged against, rows of the group, defined hit rates as an array)``;
+    ``labels`` "true" or "pred" keeps only the wrong-prediction group judged against that label.
+    """
+    for name, label in GROUPS:
+        if labels != "both" and label != labels and name != "correct":
+            continue
+        rows = proteins[proteins.correct] if name == "correct" else proteins[~proteins.correct]
+        yield name, label, rows, rows[f"hitrate_{label}"].dropna().to_numpy()
+
+
 def group_table(con: duckdb.DuckDBPyConnection, labels: str = "both", *, n_boot: int = 2000,
                 seed: int = 0) -> pd.DataFrame:
     """The paper's grouped table: per (run, model, method, group) n, mean and 95 % bootstrap CI."""
@@ -151,11 +164,7 @@ def group_table(con: duckdb.DuckDBPyConnection, labels: str = "both", *, n_boot:
     peptides = con.execute("SELECT p.row_id, p.n_matches FROM peptide_hitrates p").df()
     out = []
     for (run_id, model, method), part in proteins.groupby(["run_id", "model", "method"], sort=True):
-        for name, label in GROUPS:
-            if labels != "both" and label != labels and name != "correct":
-                continue
-            rows = part[part.correct] if name == "correct" else part[~part.correct]
-            values = rows[f"hitrate_{label}"].dropna().to_numpy()
+        for name, _, rows, values in protein_groups(part, labels):
             lo, hi = bootstrap_ci(values, n_boot=n_boot, seed=seed)
             peps = peptides[peptides.row_id.isin(rows.row_id)]
             out.append({"run_id": run_id, "model": model, "method": method, "group": name,

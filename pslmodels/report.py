@@ -22,7 +22,7 @@ import pandas as pd
 from pslindex.classes import CLASSES
 from pslindex.errors import PslError, cli_main
 from pslindex.files import atomic_output
-from pslindex.hitrate import GROUPS, bootstrap_ci
+from pslindex.hitrate import GROUPS, bootstrap_ci, protein_groups
 
 # Published Table 1 (F1 micro / macro; the authors' random split, not the official partition).
 PAPER_TABLE1 = {
@@ -119,13 +119,11 @@ def pyplot():
     return plt
 
 
-def hitrate_table(hits: pd.DataFrame, groups=GROUPS) -> pd.DataFrame:
+def hitrate_table(hits: pd.DataFrame) -> pd.DataFrame:
     """Tables 2-3: per model, method and group, proteins pooled over seeds: n, mean, 95 % bootstrap CI."""
     out = []
     for (model, method), part in hits.groupby(["model", "method"], sort=True):
-        for name, label in groups:
-            rows = part[part.correct] if name == "correct" else part[~part.correct]
-            values = rows[f"hitrate_{label}"].dropna().to_numpy()
+        for name, _, rows, values in protein_groups(part):
             lo, hi = bootstrap_ci(values)
             out.append({"model": model, "method": method, "group": name, "proteins": len(rows),
                         "with peptides": int((rows.n_peptides > 0).sum()), "n (defined)": len(values),
@@ -192,17 +190,15 @@ def figure_per_class_f1(runs: pd.DataFrame, path: Path) -> None:
 def figure_hitrates(hits: pd.DataFrame, path: Path) -> None:
     plt = pyplot()
 
-    methods = sorted(hits.method.unique())
+    boxes = {name: ([], []) for name, _ in GROUPS}  # group -> (values per box, tick labels)
+    for (model, method), part in hits.groupby(["model", "method"], sort=True):
+        for name, _, _, values in protein_groups(part):
+            if len(values):
+                boxes[name][0].append(values)
+                boxes[name][1].append(f"{model}\n{method} (n={len(values)})")
     fig, axes = plt.subplots(1, len(GROUPS), figsize=(12, 4), sharey=True)
     for ax, (name, label) in zip(np.atleast_1d(axes), GROUPS, strict=True):
-        data, ticks = [], []
-        for model, part in hits.groupby("model", sort=True):
-            rows = part[part.correct] if name == "correct" else part[~part.correct]
-            for method in methods:
-                values = rows[rows.method == method][f"hitrate_{label}"].dropna().to_numpy()
-                if len(values):
-                    data.append(values)
-                    ticks.append(f"{model}\n{method} (n={len(values)})")
+        data, ticks = boxes[name]
         if data:
             ax.boxplot(data, orientation="horizontal", showmeans=True)
             ax.set_yticks(range(1, len(ticks) + 1), ticks, fontsize=6)
