@@ -68,6 +68,29 @@ def test_chunked_verification_gives_the_same_hits(proteins, monkeypatch):
     assert as_rows(index.find(real + shuffled)) == whole
 
 
+@pytest.mark.parametrize("cover_ratio", [0, 1, 64, 10**9])
+def test_cover_intersection_and_text_check_agree_with_brute_force(proteins, monkeypatch, cover_ratio):
+    """Hits are exact whether the covering 5-mers are intersected (large ratio) or checked in the text (0)."""
+    from pslindex import matcher
+    accessions, sequences = proteins
+    index = KmerIndex.build(accessions, sequences)
+    real, shuffled = random_peptides(sequences, 60, seed=7)
+    rng = np.random.default_rng(8)
+    long = [seq[i:i + int(n)] for seq, n in zip(sequences[:30], rng.integers(16, 41, size=30), strict=True)
+            for i in [int(rng.integers(0, len(seq) - 40))]]             # 16-40 residues: longer covers
+    ends = [sequences[3][:7], sequences[4][-9:], sequences[5][:5], sequences[6][-5:]]
+    repeats = ["QQQQQQ", "QQQQQQQQQQQ", "AAAAAAA", "SSSSSSSSSSSSSSS", "GGGGGGGGGG"]  # overlapping hits
+    # one residue changed (first, middle, last): its seed still hits, so only the cover can reject it
+    mutated = [w[:i] + ("A" if w[i] != "A" else "G") + w[i + 1:] for w in real + long
+               for i in (0, len(w) // 2, len(w) - 1)]
+    peptides = real + shuffled + long + ends + repeats + mutated
+    monkeypatch.setattr(matcher, "COVER_RATIO", cover_ratio)
+    got = as_rows(index.find(peptides))
+    assert got == brute_force(peptides, accessions, sequences)
+    assert {p for p, _, _ in got} >= set(long + ends)                 # real windows hit at least themselves
+    assert sum(p == "QQQQQQ" for p, _, _ in got) > 10                 # the repeat tests adjacent positions
+
+
 def test_aho_corasick_agrees(proteins):
     accessions, sequences = proteins
     index = KmerIndex.build(accessions, sequences)
