@@ -19,7 +19,7 @@ help:
 	@echo "make test        the test suite (slow end-to-end tests excluded; installs Debian's chromium as root)"
 	@echo "make test-all    every test, including the slow end-to-end ones"
 	@echo "make lint        ruff"
-	@echo "make bench       benchmarks in bench/ (index build stages, peptide matcher; needs make index)"
+	@echo "make bench       benchmarks in bench/ (index build, peptide matcher, hit rate end to end; needs make index)"
 
 setup: $(VENV)/.installed
 
@@ -66,6 +66,7 @@ lint: setup
 bench: setup
 	$(PYTHON) bench/index_build.py
 	$(PYTHON) bench/matcher.py --index $(INDEX)
+	$(PYTHON) bench/hitrate.py --index $(INDEX)
 	$(PYTHON) bench/train_throughput.py
 
 clean:

@@ -134,7 +134,8 @@ def main() -> None:
                 rows.append(("pyahocorasick", time.perf_counter() - t0, len(idx)))
             for name, seconds, n_hits in rows:
                 flag = "" if n_hits == len(hits) else "  (hit count differs!)"
-                print(f"{n:>9,} {name:<14} {seconds:8.2f} {n / seconds:11,.0f} {seconds / ours:9.1f} {n_hits:>10,}{flag}")
+                print(f"{n:>9,} {name:<14} {seconds:8.2f} {n / seconds:11,.0f} {seconds / ours:9.1f} "
+                      f"{n_hits:>10,}{flag}")
             print(f"{'':>9} ours, every run: " + ", ".join(f"{t:.3f} s" for t in runs))
         n_hits, seconds, loaded, peak = query_process(args.index, peptides, Path(tmp))
         print(f"\nfresh process, {n:,} peptides: {n_hits:,} hits in {seconds:.2f} s (first call); peak RSS "

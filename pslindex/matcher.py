@@ -260,9 +260,9 @@ def _compact(found, slot_start, out_pos, starts, blocks, first_peptide):
     """Gather the hits out of their slots as (peptide, sequence, position in the sequence), in parallel.
 
     Peptide and sequence come as int32, the codes pandas keeps for categoricals of this size (int64
-    codes cost a 0.04 s conversion for 2.3M hits). The sequence of a text position comes from its block's first sequence plus a short forward
-    walk (sequences average ~360 residues, so rarely more than one step), not a binary search:
-    0.47 s -> 0.08 s for the 2.3M hits of 100k peptides.
+    codes cost a 0.04 s conversion for 2.3M hits). The sequence of a text position comes from its
+    block's first sequence plus a short forward walk (sequences average ~360 residues, so rarely
+    more than one step), not a binary search: 0.47 s -> 0.08 s for the 2.3M hits of 100k peptides.
     """
     out_start = np.zeros(len(found) + 1, dtype=np.int64)
     out_start[1:] = np.cumsum(found)

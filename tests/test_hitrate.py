@@ -218,10 +218,8 @@ def test_full_index_deeploc_test_set_three_methods(tmp_path):
     frames = [make_attributions(rows, m, lambda i, s: peak_at(s, int(rng.integers(0, len(s) - 10))))
               for m in ("attention", "ig", "random")]
     path = _write(pd.concat(frames, ignore_index=True), tmp_path / "a.parquet")
-    import time
-    t0 = time.perf_counter()
+    # (its speed is measured in bench/hitrate.py, not here)
     assert hitrate.main([str(path), "--index", str(index), "--k", "1", "--out", str(tmp_path / "r")]) == 0
-    assert time.perf_counter() - t0 < 60
     con = duckdb.connect(str(tmp_path / "r" / "hitrates.duckdb"), read_only=True)
     sample = con.execute("SELECT p.peptide, p.start, p.hitrate_true, a.accession, a.true_label FROM peptide_hitrates p "
                          "JOIN attributions a USING (row_id) USING SAMPLE 8 ROWS (reservoir, 1)").df()
