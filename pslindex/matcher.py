@@ -282,7 +282,7 @@ def _compact(found, slot_start, out_pos, starts, blocks, first_peptide):
     return pep, seq, pos
 
 
-MAX_SLOTS = 50_000_000  # seed positions verified per chunk of peptides: bounds the query memory (~400 MB)
+MAX_SLOTS = 50_000_000  # seed positions per chunk of peptides: bounds the query memory (200 MB + 16 B a hit)
 
 
 @dataclass
@@ -404,8 +404,6 @@ class KmerIndex:
         best, best_off, best_count = _seeds(self.offsets, pep_codes, pep_starts)
         # Verify in chunks of peptides whose seeds fit MAX_SLOTS, each hit written once into slots
         # sized by the seed counts (an upper bound on the hits).
-        # (Verifying the candidates bucketed by text block, so the text is read in order, was tried:
-        # no faster, the scatter into buckets costs what the random text reads cost.)
         parts, first = [], 0
         bounds = np.cumsum(best_count)
         while first < len(peptides):
