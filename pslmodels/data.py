@@ -8,6 +8,7 @@ the official ``test`` partition, validation a seeded stratified 10 % of the rest
 from __future__ import annotations
 
 import gzip
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +24,32 @@ PAD = 0
 TOKEN = {letter: i + 1 for i, letter in enumerate(ALPHABET)}  # 1..25; 0 is padding
 VOCAB_SIZE = len(ALPHABET) + 1
 MAX_LEN = 1000
-DEFAULT_FASTA = Path("../shared/data/deeploc/deeploc_data.fasta.gz")
+
+# The shared data sets live outside the repository (../shared/data beside a checkout, or $PSL_DATA_DIR).
+# Run files name data relative to this folder, so they mean the same thing on every machine.
+DATA_DIR = Path(os.environ.get("PSL_DATA_DIR", Path(__file__).resolve().parents[2] / "shared" / "data"))
+DEEPLOC_FASTA = "deeploc/deeploc_data.fasta.gz"
+SETHARD_FASTA = "deeploc/setHARD.fasta.gz"
+
+
+def data_path(name: str | Path) -> Path:
+    """The file a data reference names: an existing path as given, else a path inside :data:`DATA_DIR`.
+
+    ``data_path("deeploc/setHARD.fasta.gz")`` -> ``$PSL_DATA_DIR/deeploc/setHARD.fasta.gz``.
+    """
+    path = Path(name)
+    if path.is_absolute() or path.exists():
+        return path
+    return DATA_DIR / path
+
+
+def data_ref(path: str | Path) -> str:
+    """How run files name a data file: relative to :data:`DATA_DIR` when inside it, else as given."""
+    path = data_path(path)
+    try:
+        return path.resolve().relative_to(DATA_DIR.resolve()).as_posix()
+    except ValueError:
+        return str(path)
 
 
 @dataclass(frozen=True)
@@ -60,7 +86,7 @@ def read_fasta(path: str | Path, *, require_labels: bool = True) -> list[Protein
         Missing file, a record without sequence, letters outside the alphabet, an unknown label,
         or a missing label when ``require_labels``; the message names the file and the record.
     """
-    path = Path(path)
+    path = data_path(path)
     if not path.is_file():
         raise PslError(f"{path}: no such file")
     proteins, header, chunks, line_no = [], None, [], 0

@@ -103,13 +103,13 @@ def test_mlp_preset_uses_a_trained_run(tiny_run, tmp_path):
     torch.testing.assert_close(scores, teacher(batch.tokens, batch.lengths)[1])
     assert make_method("ig", n_steps=8).attribute(model, batch).scores.shape == batch.tokens.shape
     assert set(diagnose(model, proteins, seeds=1)["mode"]) == {"trained", "uniform", "permuted", "random"}
-    with pytest.raises(PslError, match="needs --preset_from"):
+    with pytest.raises(PslError, match="needs --preset-from"):
         train(tiny(tmp_path / "p2", model="mlp-preset", epochs=1))
 
 
 def test_checkpoint_from_another_model(tiny_run, tmp_path):
     run_dir, _ = tiny_run
-    with pytest.raises(PslError, match="checkpoint of model 'bilstm-att', not 'cnn35'"):
+    with pytest.raises(PslError, match="other inputs: model 'bilstm-att' \\(asked 'cnn35'\\)"):
         train(tiny(run_dir, model="cnn35"))
     # weights of one architecture do not load into another
     ckpt = torch.load(run_dir / "best.pt", weights_only=True)
@@ -152,3 +152,61 @@ def test_training_seconds_add_up_over_resumed_sessions():
     history = [{"seconds": 10.0}, {"seconds": 20.0}, {"seconds": 5.0}, {"seconds": 12.0}]  # resumed after 2 epochs
     assert training_seconds(history) == 32.0
     assert training_seconds([]) == 0.0
+
+
+def test_rerun_with_other_inputs_refuses_and_changes_nothing(tiny_run):
+    run_dir, _ = tiny_run
+    before = {p.name: p.read_bytes() for p in run_dir.iterdir() if p.is_file()}
+    for change in (dict(seed=4), dict(lr=0.01), dict(max_train=31), dict(batch_size=5)):
+        with pytest.raises(PslError, match="holds a run made with other inputs.*--force"):
+            train(tiny(run_dir, **change))
+    assert {p.name: p.read_bytes() for p in run_dir.iterdir() if p.is_file()} == before
+
+
+def test_force_starts_over(tmp_path):
+    run_dir = tmp_path / "run"
+    train(tiny(run_dir, epochs=1, max_train=12, max_eval=10))
+    metrics = train(tiny(run_dir, epochs=1, max_train=12, max_eval=10, seed=4, force=True))
+    assert metrics["seed"] == 4 and len(metrics["history"]) == 1
+    assert json.loads((run_dir / "config.json").read_text())["train"]["seed"] == 4
+    assert json.loads((run_dir / "config.json").read_text())["data"] == "deeploc/deeploc_data.fasta.gz"
+
+
+def test_foreign_or_locked_run_dir_refused(tmp_path):
+    import fcntl
+
+    foreign = tmp_path / "mine"
+    foreign.mkdir()
+    (foreign / "notes.txt").write_text("my notes")
+    with pytest.raises(PslError, match="files a training did not write \\(notes.txt\\)"):
+        train(tiny(foreign, epochs=1))
+    assert [p.name for p in foreign.iterdir()] == ["notes.txt"] or (foreign / ".lock").exists()
+    assert (foreign / "notes.txt").read_text() == "my notes"
+    busy = tmp_path / "busy"
+    busy.mkdir()
+    with open(busy / ".lock", "w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        with pytest.raises(PslError, match="another training is writing"):
+            train(tiny(busy, epochs=1))
+
+
+@pytest.mark.parametrize("change, message", [
+    (dict(batch_size=0), "--batch-size 0: must be at least 1"),
+    (dict(lr=-1.0), "--lr -1.0: must be a positive"),
+    (dict(val_fraction=1.5), "--val-fraction 1.5"),
+    (dict(device="tpu"), "--device 'tpu'"),
+    (dict(max_train=-3), "--max-train -3"),
+    (dict(data="no/such.fasta"), "no such file"),
+])
+def test_bad_options_refused_before_anything_is_written(tmp_path, change, message):
+    run_dir = tmp_path / "new"
+    with pytest.raises(PslError, match=message):
+        train(tiny(run_dir, **change))
+    assert not run_dir.exists()
+
+
+def test_cli_takes_hyphens_and_old_underscores():
+    parser = train_cli.build_parser()
+    assert parser.parse_args(["--run-dir", "a", "--batch-size", "3"]).run_dir == "a"
+    assert parser.parse_args(["--run_dir", "b"]).run_dir == "b"
+    assert "--run_dir" not in parser.format_help()
