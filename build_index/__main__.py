@@ -18,9 +18,13 @@ from pathlib import Path
 from build_index import debian, download, uniprot
 from build_index.load import write_index
 from pslindex.errors import PslError, cli_main
-from pslindex.files import file_checksum
+from pslindex.files import check_replaceable, file_checksum, output_folder
+from pslindex.matcher import FILES as MATCHER_FILES
 from pslindex.matcher import build_matcher
 from pslindex.store import DEFAULT_INDEX_DIR, open_index
+
+# What an index folder built before output markers holds (it may be replaced by a new build).
+INDEX_FILES = frozenset({"sprot.duckdb", *MATCHER_FILES})
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -100,11 +104,15 @@ def resolve_source(args) -> tuple[object, dict]:
 def run(argv=None) -> int:
     args = build_parser().parse_args(argv)
     started = time.time()
+    check_replaceable(args.out, "build_index", INDEX_FILES)  # before any download or parsing
     records, meta = resolve_source(args)
     log(f"building {args.out} from {meta['source']} ({meta['release']})")
-    counts = write_index(records, args.out, meta, progress=not args.quiet)
-    log("building the peptide matcher (5-mer index)")
-    build_matcher(args.out)
+    # The index and its matcher are built in a private folder and replace --out together, so no
+    # kill or Ctrl-C can pair a new sprot.duckdb with an old matcher.
+    with output_folder(args.out, "build_index", legacy=INDEX_FILES) as tmp:
+        counts = write_index(records, tmp, meta, progress=not args.quiet)
+        log("building the peptide matcher (5-mer index)")
+        build_matcher(tmp)
     log(f"built in {time.time() - started:.0f} s: {counts['proteins']:,} proteins, "
         f"{counts['proteins_with_class']:,} with at least one class")
     with open_index(args.out) as index:

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
+import json
 import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -46,13 +50,126 @@ def read_parquet_columns(path: str | Path, columns, *, optional=(), purpose: str
 def atomic_output(path: str | Path) -> Iterator[Path]:
     """Yield a temporary path beside ``path`` to write to; it replaces ``path`` only if the block succeeds.
 
-    The temporary name keeps the suffix (``out.tmp.png``), so writers that go by it still work.
-    A failed block leaves ``path`` as it was and no temporary file behind.
+    The temporary name is unique (two writers never share it) and keeps the suffix
+    (``out.tmp-k3j2.png``), so writers that go by it still work. A failed block leaves ``path`` as it
+    was and no temporary file behind.
     """
     path = Path(path)
-    tmp = path.with_name(f"{path.stem}.tmp{path.suffix}")
+    if path.is_dir():
+        raise PslError(f"{path}: is a folder; give a file name")
+    if not path.parent.is_dir():
+        raise PslError(f"{path.parent}: no such folder (for {path.name})")
+    fd, name = tempfile.mkstemp(prefix=f".{path.stem}.tmp-", suffix=path.suffix, dir=path.parent)
+    os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; outputs get the usual permissions
+    os.close(fd)
+    tmp = Path(name)
     try:
         yield tmp
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def write_json(path: str | Path, value) -> None:
+    """Write ``value`` as indented JSON, atomically (a reader sees the old file or the new one)."""
+    with atomic_output(path) as tmp:
+        Path(tmp).write_text(json.dumps(value, indent=1) + "\n")
+
+
+OUTPUT_MARKER = ".psl-output"
+"""Written into every output folder a command makes; names the command, so a re-run may replace it."""
+
+
+def check_replaceable(path: str | Path, command: str, legacy: frozenset[str] = frozenset()) -> None:
+    """Refuse (one-line PslError) an output folder ``path`` that this command may not replace.
+
+    Allowed: ``path`` absent, or a folder that holds this command's marker (a previous result), or
+    whose files are exactly a subset of ``legacy`` (a result written before markers existed).
+    Anything else, a file, someone's folder, another command's result, is never touched.
+    """
+    path = Path(path)
+    if not path.exists() and not path.is_symlink():
+        return
+    if not path.is_dir() or path.is_symlink():
+        raise PslError(f"{path}: exists and is not a folder; choose another --out (nothing was written)")
+    marker = path / OUTPUT_MARKER
+    if marker.is_file():
+        try:
+            owner = json.loads(marker.read_text()).get("command")
+        except (ValueError, AttributeError):
+            owner = None
+        if owner == command:
+            return
+        raise PslError(f"{path}: holds the output of {owner or 'another command'}, not of {command}; "
+                       "choose another --out (nothing was written)")
+    names = {p.name for p in path.iterdir()}
+    if names and legacy and names <= legacy:
+        return
+    if names:
+        raise PslError(f"{path}: is a folder with other files in it ({', '.join(sorted(names)[:3])}); "
+                       f"{command} replaces only its own earlier output: choose another --out (nothing was written)")
+
+
+def remove_stale_temporaries(path: Path) -> None:
+    """Delete the temporary folders of ``path`` left by writers that died (killed, power lost).
+
+    Only ``.NAME.tmp-PID-*`` / ``.NAME.old-PID-*`` folders whose process no longer runs: they are
+    this module's own, never a user's.
+    """
+    for pattern in (f".{path.name}.tmp-*-*", f".{path.name}.old-*-*"):
+        for stale in path.parent.glob(pattern):
+            try:
+                pid = int(stale.name.rsplit("-", 2)[-2])
+            except ValueError:
+                continue
+            if pid != os.getpid() and not _alive(pid) and stale.is_dir():
+                shutil.rmtree(stale, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@contextmanager
+def output_folder(path: str | Path, command: str, legacy: frozenset[str] = frozenset()) -> Iterator[Path]:
+    """Yield a private, empty temporary folder beside ``path``; on success it becomes ``path``.
+
+    The rule every command's output folder follows: write into a unique temporary folder, then
+    replace ``path`` only if it is absent or a previous result of the same ``command``
+    (:func:`check_replaceable`, checked before the work and again, under a lock, before the swap).
+    A failed block, an interrupt or a refused target leave ``path`` exactly as it was and remove the
+    temporary folder. Never deletes anything the command did not write.
+    """
+    path = Path(os.path.abspath(path))
+    check_replaceable(path, command, legacy)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(path)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-{os.getpid()}-", dir=path.parent))
+    os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700
+    try:
+        yield tmp
+        (tmp / OUTPUT_MARKER).write_text(json.dumps({"command": command}) + "\n")
+        with open(path.parent / f".{path.name}.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # two writers of one --out swap one after the other
+            check_replaceable(path, command, legacy)
+            old = None
+            if path.exists():
+                old = Path(tempfile.mkdtemp(prefix=f".{path.name}.old-{os.getpid()}-", dir=path.parent))
+                os.rename(path, old / path.name)
+            os.rename(tmp, path)
+            if old is not None:
+                shutil.rmtree(old, ignore_errors=True)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)

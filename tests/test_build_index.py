@@ -13,6 +13,7 @@ from build_index.uniprot import read_swissprot
 from conftest import DEBIAN_FIXTURE, REPO, SPROT_FIXTURE
 from pslindex import open_index
 from pslindex.errors import PslError
+from pslindex.files import OUTPUT_MARKER
 
 
 def test_index_api(sprot_index):
@@ -54,7 +55,8 @@ def _assert_intact(out):
     with open_index(out) as index:
         assert index.meta()["count_proteins"] == "7"
         assert index.locations("P31040") == ["Mitochondrion"]
-    assert [p.name for p in out.iterdir() if p.name.startswith(".")] == []   # no temp files left behind
+    hidden = [p.name for p in [*out.iterdir(), *out.parent.iterdir()] if p.name.startswith(".")]
+    assert set(hidden) <= {OUTPUT_MARKER, f".{out.name}.lock"}   # no temp files left behind
 
 
 def test_truncated_download_keeps_previous_index(tmp_path, capsys):

@@ -1,0 +1,159 @@
+"""The fault contract: a command never deletes what it did not write, and a kill leaves a usable state.
+
+Real commands on the small fixtures: hit rates into folders that are not hit-rate results,
+concurrent writers of one output, index builds killed with SIGKILL / SIGINT at random moments.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from build_index import __main__ as build_cli
+from conftest import DEBIAN_FIXTURE, REPO, SHARED, SPROT_FIXTURE, make_attributions, read_deeploc
+from pslindex import hitrate
+from pslindex.files import OUTPUT_MARKER, output_folder
+from pslindex.matcher import KmerIndex
+from pslindex.store import open_index
+
+ENV = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1", "NUMBA_NUM_THREADS": "1"}
+
+
+@pytest.fixture(scope="module")
+def index(tmp_path_factory):
+    out = tmp_path_factory.mktemp("faults") / "index"
+    assert build_cli.main(["--source", str(DEBIAN_FIXTURE), "--out", str(out), "--quiet"]) == 0
+    return out
+
+
+@pytest.fixture(scope="module")
+def attributions(tmp_path_factory):
+    rows = read_deeploc(SHARED / "data/deeploc/deeploc_data.fasta.gz", limit=12, test_only=True)
+    rng = np.random.default_rng(0)
+    df = make_attributions(rows, "attention", lambda i, s: rng.random(len(s)))
+    path = tmp_path_factory.mktemp("att") / "attributions.parquet"
+    df.to_parquet(path, index=False)
+    return path
+
+
+def snapshot(folder):
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def one_error_line(capsys) -> str:
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: "), err
+    return err[0]
+
+
+def test_hitrate_out_into_someone_elses_folder_deletes_nothing(index, attributions, tmp_path, capsys):
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "best.pt").write_bytes(b"weights")
+    (run_dir / "metrics.json").write_text("{}")
+    before = snapshot(run_dir)
+    assert hitrate.main([str(attributions), "--index", str(index), "--out", str(run_dir)]) == 2
+    assert "is a folder with other files in it" in one_error_line(capsys)
+    assert snapshot(run_dir) == before
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".run.tmp")] == []
+
+
+def test_hitrate_out_onto_a_file_or_cwd(index, attributions, tmp_path, capsys, monkeypatch):
+    target = tmp_path / "notes.txt"
+    target.write_text("mine")
+    assert hitrate.main([str(attributions), "--index", str(index), "--out", str(target)]) == 2
+    assert "exists and is not a folder" in one_error_line(capsys)
+    assert target.read_text() == "mine"
+    monkeypatch.chdir(tmp_path)
+    assert hitrate.main([str(attributions), "--index", str(index), "--out", "."]) == 2
+    assert "other files in it" in one_error_line(capsys)
+    assert target.read_text() == "mine"
+
+
+def test_hitrate_replaces_its_own_result_and_another_commands_is_refused(index, attributions, tmp_path, capsys):
+    out = tmp_path / "results"
+    assert hitrate.main([str(attributions), "--index", str(index), "--out", str(out)]) == 0
+    assert (out / OUTPUT_MARKER).is_file()
+    assert hitrate.main([str(attributions), "--index", str(index), "--out", str(out)]) == 0  # its own: replaced
+    capsys.readouterr()
+    assert build_cli.main(["--source", str(SPROT_FIXTURE), "--out", str(out), "--quiet"]) == 2
+    assert "holds the output of pslindex.hitrate, not of build_index" in one_error_line(capsys)
+    assert (out / "hitrates.duckdb").is_file()
+    # a result folder written before markers existed is still recognised as the hit rate's own
+    (out / OUTPUT_MARKER).unlink()
+    assert hitrate.main([str(attributions), "--index", str(index), "--out", str(out)]) == 0
+
+
+def test_index_build_refuses_a_folder_of_other_files(tmp_path, capsys):
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "thesis.tex").write_text("chapter 1")
+    assert build_cli.main(["--source", str(SPROT_FIXTURE), "--out", str(mine), "--quiet"]) == 2
+    assert "other files in it (thesis.tex)" in one_error_line(capsys)
+    assert snapshot(mine) == {"thesis.tex": b"chapter 1"}
+
+
+def test_output_folder_failure_leaves_target_and_no_temporaries(tmp_path):
+    out = tmp_path / "out"
+    with output_folder(out, "test") as tmp:
+        (tmp / "a.txt").write_text("first")
+    with pytest.raises(RuntimeError), output_folder(out, "test") as tmp:
+        (tmp / "a.txt").write_text("second")
+        raise RuntimeError("died")
+    assert (out / "a.txt").read_text() == "first"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".out.lock", "out"]
+
+
+def test_concurrent_hitrate_runs_into_one_out(index, attributions, tmp_path):
+    out = tmp_path / "shared-out"
+    cmd = [sys.executable, "-m", "pslindex.hitrate", str(attributions), "--index", str(index), "--out", str(out)]
+    procs = [subprocess.Popen(cmd, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for _ in range(3)]
+    results = [p.communicate(timeout=300) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0, 0], [r[1] for r in results]
+    assert len(pd.read_parquet(out / "hitrates.parquet")) == 12
+    assert not [p for p in tmp_path.iterdir() if ".tmp-" in p.name or ".old-" in p.name]
+
+
+def _index_consistent(out) -> None:
+    """The index opens and its matcher belongs to it (KmerIndex.load checks the build id)."""
+    with open_index(out) as idx:
+        assert int(idx.meta()["count_proteins"]) > 0
+    KmerIndex.load(out)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT])
+def test_index_build_killed_at_any_moment_keeps_a_consistent_index(tmp_path, sig):
+    out = tmp_path / "index"
+    assert build_cli.main(["--source", str(SPROT_FIXTURE), "--out", str(out), "--quiet"]) == 0
+    first = (out / "matcher_meta.json").read_text()
+    cmd = [sys.executable, "-m", "build_index", "--source", str(DEBIAN_FIXTURE), "--out", str(out), "--quiet"]
+    started = time.time()
+    full = subprocess.run(cmd, env=ENV, capture_output=True, text=True)
+    assert full.returncode == 0, full.stderr
+    duration = time.time() - started
+    _index_consistent(out)
+    rng = np.random.default_rng(sig)
+    outcomes = set()
+    for delay in rng.uniform(0.45 * duration, 0.95 * duration, size=4):  # after the imports, during the build
+        proc = subprocess.Popen(cmd, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        time.sleep(delay)
+        proc.send_signal(sig)
+        _, err = proc.communicate(timeout=120)
+        outcomes.add(proc.returncode)
+        # never a crash (e.g. -11); -SIGINT: the signal came while the interpreter was already shutting down
+        assert proc.returncode in (0, -signal.SIGKILL, -signal.SIGINT, 130), err
+        if proc.returncode == 130:
+            assert err.strip().splitlines()[-1].startswith("error: interrupted")
+        _index_consistent(out)
+    assert (out / "matcher_meta.json").read_text() != first   # the later builds did replace it
+    # the next build cleans up what killed builds left behind
+    assert build_cli.main(["--source", str(DEBIAN_FIXTURE), "--out", str(out), "--quiet"]) == 0
+    assert not [p.name for p in tmp_path.iterdir() if ".tmp-" in p.name or ".old-" in p.name]
