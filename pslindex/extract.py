@@ -88,3 +88,19 @@ def extract_peptides(sequence: str, scores, *, window: int = 5, k: float = 2.0,
     if cur_end is not None:
         peptides.append(Peptide(cur_start, cur_end, sequence[cur_start:cur_end]))
     return peptides
+
+
+def rotate_scores(scores, rng: np.random.Generator) -> np.ndarray:
+    """The seen scores rotated by a random offset in [1, n) over the n seen positions; NaN stays NaN.
+
+    The chance control of SPEC 9.2 (and the ``shifted`` baseline): same values, same local shape,
+    peaks moved to a random place. Shape (L,), float64.
+
+    >>> rotate_scores(np.array([1.0, 2.0, np.nan, 3.0]), np.random.default_rng(0)).tolist()[:2]
+    [2.0, 3.0]
+    """
+    out = np.array(scores, dtype=np.float64)
+    seen = np.flatnonzero(~np.isnan(out))
+    if len(seen) > 1:
+        out[seen] = np.roll(out[seen], int(rng.integers(1, len(seen))))
+    return out

@@ -19,9 +19,9 @@ and ``OUT/hitrates.parquet`` (= ``protein_hitrates``). Join with the index via
 from __future__ import annotations
 
 import argparse
-import shutil
 import sys
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
@@ -30,13 +30,17 @@ import pandas as pd
 
 from pslindex.classes import ALPHABET, CLASSES
 from pslindex.errors import PslError, cli_main
-from pslindex.extract import extract_peptides
-from pslindex.files import read_parquet_columns
+from pslindex.extract import extract_peptides, rotate_scores
+from pslindex.files import check_replaceable, output_folder, read_parquet_columns
+from pslindex.homologs import HomologCache, HomologOptions, mmseqs_version, sequence_sha
 from pslindex.matcher import KmerIndex
+from pslindex.stats import bootstrap_ci, wilcoxon_p
 from pslindex.store import DEFAULT_INDEX_DIR, index_file, open_index
 
 # SPEC section 5: the attributions.parquet schema.
 COLUMNS = ("run_id", "model", "method", "accession", "sequence", "true_label", "pred_label", "probs", "scores")
+COMMAND = "pslindex.hitrate"
+HITRATE_FILES = frozenset({"hitrates.duckdb", "hitrates.parquet"})  # an --out folder of a run before markers
 GROUPS = (  # (name, label judged against); "correct" rows have true == pred, the others true != pred
     ("correct", "true"),
     ("wrong, vs predicted", "pred"),
@@ -66,35 +70,38 @@ def read_attributions(path: Path) -> pd.DataFrame:
     return df
 
 
-def peptides_table(df: pd.DataFrame, *, window: int = 5, k: float = 2.0, merge_adjacent: bool = False) -> pd.DataFrame:
-    """Extract peptides from every row. Returns columns ``row_id, peptide_id, start, end, peptide``."""
+def peptides_table(df: pd.DataFrame, *, window: int = 5, k: float = 2.0, merge_adjacent: bool = False,
+                   controls: int = 0, seed: int = 0) -> pd.DataFrame:
+    """Extract peptides from every row, and from ``controls`` seeded rotations of its scores (SPEC 9.2).
+
+    Returns columns ``row_id, rotation, peptide_id, start, end, peptide``; ``rotation`` 0 is the
+    row's own scores, 1..R its rotations (the rotations of row i are the same whatever the other
+    rows: each row draws from its own generator, seeded by ``(seed, row_id)``).
+    """
     rows = []
     for row_id, (sequence, scores) in enumerate(zip(df["sequence"], df["scores"], strict=True)):
-        for p in extract_peptides(sequence, np.asarray(scores, dtype=np.float64), window=window, k=k,
-                                  merge_adjacent=merge_adjacent):
-            rows.append((row_id, p.start, p.end, p.peptide))
-    out = pd.DataFrame(rows, columns=["row_id", "start", "end", "peptide"])
-    out.insert(1, "peptide_id", np.arange(len(out), dtype=np.int64))
-    return out.astype({"row_id": np.int64, "start": np.int64, "end": np.int64})
-
-
-def bootstrap_ci(values: np.ndarray, *, n_boot: int = 2000, level: float = 0.95, seed: int = 0) -> tuple[float, float]:
-    """Percentile bootstrap interval of the mean; (nan, nan) for an empty sample."""
-    values = np.asarray(values, dtype=np.float64)
-    if len(values) == 0:
-        return float("nan"), float("nan")
-    rng = np.random.default_rng(seed)
-    means = values[rng.integers(0, len(values), size=(n_boot, len(values)))].mean(axis=1)
-    alpha = (1 - level) / 2
-    return float(np.quantile(means, alpha)), float(np.quantile(means, 1 - alpha))
+        scores = np.asarray(scores, dtype=np.float64)
+        rng = np.random.default_rng([seed, row_id])
+        for rotation in range(controls + 1):
+            values = scores if rotation == 0 else rotate_scores(scores, rng)
+            for p in extract_peptides(sequence, values, window=window, k=k, merge_adjacent=merge_adjacent):
+                rows.append((row_id, rotation, p.start, p.end, p.peptide))
+    out = pd.DataFrame(rows, columns=["row_id", "rotation", "start", "end", "peptide"])
+    out.insert(2, "peptide_id", np.arange(len(out), dtype=np.int64))
+    return out.astype({"row_id": np.int64, "rotation": np.int32, "start": np.int64, "end": np.int64})
 
 
 MATCHES_SQL = r"""
 CREATE TABLE matches AS
 WITH self AS (
+    -- the protein's own entry: an accession that is an entry's primary is that entry, even when
+    -- another entry lists it as a secondary; otherwise the entry it is a secondary of
     SELECT DISTINCT r.accession,
-           coalesce(a.primary_accession, regexp_replace(r.accession, '-\d+$', '')) AS self_primary
-    FROM attributions r LEFT JOIN idx.accessions a ON a.accession = regexp_replace(r.accession, '-\d+$', '')
+           CASE WHEN own.accession IS NOT NULL THEN own.accession
+                ELSE coalesce(a.primary_accession, regexp_replace(r.accession, '-\d+$', '')) END AS self_primary
+    FROM attributions r
+    LEFT JOIN idx.proteins own ON own.accession = regexp_replace(r.accession, '-\d+$', '')
+    LEFT JOIN idx.accessions a ON a.accession = regexp_replace(r.accession, '-\d+$', '')
 ), nearest AS (
     SELECT p.peptide_id, h.accession AS match_accession,
            arg_min(h.position, abs(h.position - p.start)) AS match_position,
@@ -103,15 +110,18 @@ WITH self AS (
     JOIN attributions r USING (row_id)
     JOIN self s ON s.accession = r.accession
     JOIN hits h ON h.peptide = p.peptide
+    ANTI JOIN homologs hg ON hg.query_sha = r.sequence_sha AND hg.target = h.accession
     WHERE regexp_replace(h.accession, '-\d+$', '') <> s.self_primary
     GROUP BY p.peptide_id, h.accession
 )
-SELECT n.*, CASE WHEN n.distance = 0 THEN 1.0 ELSE 1.0 / n.distance END AS beta, pc.classes
+SELECT n.*, CASE WHEN ? = 'none' OR n.distance = 0 THEN 1.0 ELSE 1.0 / n.distance END AS beta, pc.classes
 FROM nearest n JOIN idx.protein_classes pc ON pc.accession = n.match_accession
 ORDER BY n.peptide_id, n.match_accession;
+"""
 
+HITRATES_SQL = r"""
 CREATE TABLE peptide_hitrates AS
-SELECT p.peptide_id, p.row_id, p.peptide, p.start, count(m.match_accession) AS n_matches,
+SELECT p.peptide_id, p.row_id, p.rotation, p.peptide, p.start, count(m.match_accession) AS n_matches,
        -- undefined (NULL, never 0 or NaN) when no entry matches
        CASE WHEN count(m.match_accession) > 0 THEN
            sum(CASE WHEN list_contains(m.classes, r.true_label) THEN m.beta ELSE 0 END) / count(m.match_accession)
@@ -123,12 +133,28 @@ FROM peptides p JOIN attributions r USING (row_id) LEFT JOIN matches m USING (pe
 GROUP BY ALL ORDER BY p.peptide_id;
 
 CREATE TABLE protein_hitrates AS
-SELECT r.row_id, r.run_id, r.model, r.method, r.accession, r.true_label, r.pred_label,
-       r.true_label = r.pred_label AS correct,
-       count(ph.peptide_id) AS n_peptides, count(ph.hitrate_true) AS n_peptides_matched,
-       avg(ph.hitrate_true) AS hitrate_true, avg(ph.hitrate_pred) AS hitrate_pred
-FROM attributions r LEFT JOIN peptide_hitrates ph USING (row_id)
-GROUP BY ALL ORDER BY r.row_id;
+WITH observed AS (
+    SELECT r.row_id, r.run_id, r.model, r.method, r.accession, r.true_label, r.pred_label,
+           r.true_label = r.pred_label AS correct,
+           count(ph.peptide_id) AS n_peptides, count(ph.hitrate_true) AS n_peptides_matched,
+           avg(ph.hitrate_true) AS hitrate_true, avg(ph.hitrate_pred) AS hitrate_pred
+    FROM attributions r LEFT JOIN peptide_hitrates ph ON ph.row_id = r.row_id AND ph.rotation = 0
+    GROUP BY ALL
+), rotations AS (  -- each control rotation's protein hit rate
+    SELECT row_id, rotation, avg(hitrate_true) AS h_true, avg(hitrate_pred) AS h_pred
+    FROM peptide_hitrates WHERE rotation > 0 GROUP BY row_id, rotation
+), control AS (
+    SELECT o.row_id, avg(c.h_true) AS control_hitrate_true, avg(c.h_pred) AS control_hitrate_pred,
+           count(c.h_true) AS n_true, count(c.h_pred) AS n_pred,
+           count_if(c.h_true >= o.hitrate_true) AS ge_true, count_if(c.h_pred >= o.hitrate_pred) AS ge_pred
+    FROM observed o LEFT JOIN rotations c USING (row_id) GROUP BY o.row_id
+)
+-- SPEC 9.2: p = (1 + #{rotations >= observed}) / (1 + R), over the R rotations with a defined hit rate
+SELECT o.*, k.control_hitrate_true, k.control_hitrate_pred,
+       CASE WHEN o.hitrate_true IS NOT NULL AND k.n_true > 0 THEN (1 + k.ge_true) / (1 + k.n_true) END AS p_true,
+       CASE WHEN o.hitrate_pred IS NOT NULL AND k.n_pred > 0 THEN (1 + k.ge_pred) / (1 + k.n_pred) END AS p_pred,
+       k.n_true AS n_controls_defined
+FROM observed o JOIN control k USING (row_id) ORDER BY o.row_id;
 """
 
 PROFILE_SQL = """
@@ -137,10 +163,16 @@ WITH per_peptide AS (
     SELECT p.row_id, p.peptide_id, c.class,
            sum(CASE WHEN list_contains(m.classes, c.class) THEN m.beta ELSE 0 END) / count(*) AS hitrate
     FROM peptides p JOIN matches m USING (peptide_id) CROSS JOIN class_names c
+    WHERE p.rotation = 0
     GROUP BY ALL
 )
 SELECT r.row_id, r.run_id, r.model, r.method, r.accession, pp.class, avg(pp.hitrate) AS hitrate
 FROM per_peptide pp JOIN attributions r USING (row_id) GROUP BY ALL ORDER BY r.row_id, pp.class;
+"""
+
+BASE_RATE_SQL = """
+SELECT c.class, count_if(list_contains(pc.classes, c.class)) / count(*) AS base_rate
+FROM idx.protein_classes pc CROSS JOIN class_names c GROUP BY c.class
 """
 
 
@@ -159,105 +191,203 @@ def protein_groups(proteins: pd.DataFrame, labels: str = "both"):
 
 def group_table(con: duckdb.DuckDBPyConnection, labels: str = "both", *, n_boot: int = 2000,
                 seed: int = 0) -> pd.DataFrame:
-    """The paper's grouped table: per (run, model, method, group) n, mean and 95 % bootstrap CI."""
+    """The paper's grouped table with its controls, per (run, model, method, group).
+
+    Columns: ``proteins`` in the group, ``n`` with a defined hit rate, ``mean`` and its 95 %
+    protein-level bootstrap interval; ``proteins_no_peptides`` (nothing extracted),
+    ``proteins_no_match`` (peptides, but no index entry matched), peptide counts; ``base_rate`` (mean
+    over the group's proteins of the share of index entries with the judged label, SPEC 9.1) and
+    ``enrichment`` = mean / base_rate (meaningful with ``--beta none``); and the chance control
+    (SPEC 9.2, NaN without controls): ``control_mean``, ``diff_mean`` = mean of observed - control
+    over proteins where both are defined (``n_paired``), its interval ``diff_ci_low/high``,
+    ``wilcoxon_p`` and ``share_p05`` (share of proteins with p <= 0.05; 5 % is chance).
+    """
     proteins = con.execute("SELECT * FROM protein_hitrates").df()
-    peptides = con.execute("SELECT p.row_id, p.n_matches FROM peptide_hitrates p").df()
+    peptides = con.execute("SELECT row_id, n_matches FROM peptide_hitrates WHERE rotation = 0").df()
+    base = dict(con.execute(BASE_RATE_SQL).fetchall())
     out = []
     for (run_id, model, method), part in proteins.groupby(["run_id", "model", "method"], sort=True):
-        for name, _, rows, values in protein_groups(part, labels):
-            lo, hi = bootstrap_ci(values, n_boot=n_boot, seed=seed)
+        for name, label, rows, values in protein_groups(part, labels):
+            defined = rows[rows[f"hitrate_{label}"].notna()]
+            lo, hi = bootstrap_ci(defined[f"hitrate_{label}"], defined.accession, n_boot=n_boot, seed=seed)
             peps = peptides[peptides.row_id.isin(rows.row_id)]
-            out.append({"run_id": run_id, "model": model, "method": method, "group": name,
-                        "proteins": len(rows), "n": len(values),
-                        "mean": float(values.mean()) if len(values) else float("nan"), "ci_low": lo, "ci_high": hi,
-                        "proteins_no_match": int(rows.hitrate_true.isna().sum()),
-                        "peptides": len(peps), "peptides_no_match": int((peps.n_matches == 0).sum())})
+            base_rate = float(rows[f"{label}_label"].map(base).mean()) if len(rows) else float("nan")
+            mean = float(values.mean()) if len(values) else float("nan")
+            paired = rows[rows[f"hitrate_{label}"].notna() & rows[f"control_hitrate_{label}"].notna()]
+            diff = (paired[f"hitrate_{label}"] - paired[f"control_hitrate_{label}"]).to_numpy(dtype=np.float64)
+            d_lo, d_hi = bootstrap_ci(diff, paired.accession, n_boot=n_boot, seed=seed)
+            p_values = rows[f"p_{label}"].dropna().to_numpy(dtype=np.float64)
+            out.append({
+                "run_id": run_id, "model": model, "method": method, "group": name, "label": label,
+                "proteins": len(rows), "n": len(values), "mean": mean, "ci_low": lo, "ci_high": hi,
+                "proteins_no_peptides": int((rows.n_peptides == 0).sum()),
+                "proteins_no_match": int(((rows.n_peptides > 0) & rows[f"hitrate_{label}"].isna()).sum()),
+                "peptides": len(peps), "peptides_no_match": int((peps.n_matches == 0).sum()),
+                "base_rate": base_rate, "enrichment": mean / base_rate if base_rate else float("nan"),
+                "control_mean": float(rows[f"control_hitrate_{label}"].mean()),
+                "n_paired": len(diff), "diff_mean": float(diff.mean()) if len(diff) else float("nan"),
+                "diff_ci_low": d_lo, "diff_ci_high": d_hi, "wilcoxon_p": wilcoxon_p(diff),
+                "share_p05": float((p_values <= 0.05).mean()) if len(p_values) else float("nan"),
+            })
     return pd.DataFrame(out)
 
 
-def compute(attributions: pd.DataFrame, index_dir: Path, out_file: Path, *, window: int = 5, k: float = 2.0,
-            merge_adjacent: bool = False, labels: str = "both", profile: bool = False,
-            matcher: KmerIndex | None = None) -> pd.DataFrame:
-    """Run extraction, matching and hit rates; write every table into the DuckDB file ``out_file``.
+@dataclass(frozen=True)
+class HitRateOptions:
+    """How peptides are extracted and scored; recorded in every result (``settings`` table)."""
 
-    Returns the grouped table.
+    window: int = 5               # SPEC 6
+    k: float = 2.0
+    merge_adjacent: bool = False
+    beta: str = "spec"            # spec: SPEC 7's beta; none: every matching entry weighs 1 (SPEC 9.1)
+    controls: int = 20            # rotations per row (SPEC 9.2); 0: none
+    seed: int = 0
+    exclude_homologs: bool = False
+    homologs: HomologOptions = field(default_factory=HomologOptions)
+
+    def check(self) -> None:
+        """Refuse values out of range (one-line PslError)."""
+        if self.window < 1:
+            raise PslError(f"--window {self.window}: must be at least 1")
+        if not (self.k >= 0 and np.isfinite(self.k)):
+            raise PslError(f"--k {self.k}: must be a finite number >= 0")
+        if self.controls < 0:
+            raise PslError(f"--controls {self.controls}: must be 0 (none) or more")
+        if self.beta not in ("spec", "none"):
+            raise PslError(f"--beta {self.beta!r}: choose spec or none")
+        if not self.homologs.evalue > 0:
+            raise PslError(f"--homolog-evalue {self.homologs.evalue}: must be positive")
+        if self.homologs.max_seqs < 1:
+            raise PslError(f"--homolog-max-seqs {self.homologs.max_seqs}: must be at least 1")
+
+
+EMPTY_HOMOLOGS = pd.DataFrame({"query_sha": pd.Series(dtype=str), "target": pd.Series(dtype=str),
+                               "evalue": pd.Series(dtype=float), "bits": pd.Series(dtype=float),
+                               "pident": pd.Series(dtype=float)})
+
+
+def compute(attributions: pd.DataFrame, index_dir: Path, out_file: Path, options: HitRateOptions = HitRateOptions(),
+            *, labels: str = "both", profile: bool = False, matcher: KmerIndex | None = None,
+            progress: bool = False) -> pd.DataFrame:
+    """Run extraction, controls, homolog search, matching and hit rates; write every table into ``out_file``.
+
+    Returns the grouped table (:func:`group_table`).
     """
-    peptides = peptides_table(attributions, window=window, k=k, merge_adjacent=merge_adjacent)
+    options.check()
+    peptides = peptides_table(attributions, window=options.window, k=options.k,
+                              merge_adjacent=options.merge_adjacent, controls=options.controls, seed=options.seed)
+    rows = attributions.drop(columns=["scores", "probs"]).assign(
+        row_id=np.arange(len(attributions)), sequence_sha=[sequence_sha(s) for s in attributions.sequence])
+    settings = {"window": options.window, "k": options.k, "merge_adjacent": options.merge_adjacent,
+                "beta": options.beta, "controls": options.controls, "seed": options.seed,
+                "exclude_homologs": options.exclude_homologs}
+    homologs = EMPTY_HOMOLOGS
+    if options.exclude_homologs:
+        cache = HomologCache(index_dir, options.homologs)
+        homologs = cache.lookup(dict(zip(rows.sequence_sha, attributions.sequence, strict=True)), progress=progress)
+        settings.update({f"homolog_{k}": v for k, v in cache.record().items()})
+        settings["homolog_capped_queries"] = cache.capped()
     matcher = matcher or KmerIndex.load(index_dir)
     hits = matcher.find(peptides["peptide"].tolist()).astype({"peptide": str, "accession": str})
-    rows = attributions.drop(columns=["scores", "probs"]).assign(row_id=np.arange(len(attributions)))
     con = duckdb.connect(str(out_file))
     try:
         con.execute("ATTACH ? AS idx (READ_ONLY)", [str(index_file(index_dir))])
-        for name, frame in (("attributions", rows), ("peptides", peptides), ("hits", hits),
-                            ("class_names", pd.DataFrame({"class": list(CLASSES)}))):
+        tables = (("attributions", rows), ("peptides", peptides), ("hits", hits), ("homologs", homologs),
+                  ("class_names", pd.DataFrame({"class": list(CLASSES)})),
+                  ("settings", pd.DataFrame({"key": list(settings), "value": [str(v) for v in settings.values()]})))
+        for name, frame in tables:
             con.register(f"{name}_df", frame)
             con.execute(f"CREATE TABLE {name} AS SELECT * FROM {name}_df")  # fixed table names only
             con.unregister(f"{name}_df")
-        con.execute(MATCHES_SQL)
+        con.execute(MATCHES_SQL, [options.beta])
+        con.execute(HITRATES_SQL)
         if profile:
             con.execute(PROFILE_SQL)
-        groups = group_table(con, labels)
+        groups = group_table(con, labels, seed=options.seed)
         con.register("groups_df", groups)
         con.execute("CREATE TABLE groups AS SELECT * FROM groups_df")
+        # the homolog pairs by the rows' accessions, for SQL users
+        con.execute("CREATE OR REPLACE TABLE homologs AS SELECT DISTINCT r.accession, h.* FROM homologs h "
+                    "JOIN attributions r ON r.sequence_sha = h.query_sha ORDER BY r.accession, h.evalue")
         con.execute("DROP TABLE hits; DROP TABLE class_names")
         con.execute("DETACH idx")
         return groups
     finally:
         con.close()
 
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m pslindex.hitrate", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
+    d = HitRateOptions()
     parser.add_argument("attributions", type=Path, help="attributions.parquet (SPEC 5)")
     parser.add_argument("--index", type=Path, default=DEFAULT_INDEX_DIR, help="index folder (default: data/index)")
     parser.add_argument("--label", choices=("true", "pred", "both"), default="both",
                         help="judge wrong predictions against the true label, the predicted one, or both")
-    parser.add_argument("--window", type=int, default=5, help="window length w (default 5)")
-    parser.add_argument("--k", type=float, default=2.0, help="threshold mean + k*sd (default 2)")
+    parser.add_argument("--window", type=int, default=d.window, help="window length w (default 5)")
+    parser.add_argument("--k", type=float, default=d.k, help="threshold mean + k*sd (default 2)")
     parser.add_argument("--merge-adjacent", action="store_true", help="also merge windows that only touch")
+    parser.add_argument("--beta", choices=("spec", "none"), default=d.beta,
+                        help="spec: weight 1/|offset| (SPEC 7); none: every matching entry weighs 1 (SPEC 9.1)")
+    parser.add_argument("--controls", type=int, default=d.controls,
+                        help="rotations of each row's scores as its chance control (SPEC 9.2; default 20, 0: none)")
+    parser.add_argument("--seed", type=int, default=d.seed, help="seed of the rotations and the bootstrap")
+    parser.add_argument("--exclude-homologs", action="store_true",
+                        help="leave out every index entry homologous to the protein (MMseqs2, SPEC 9.1)")
+    parser.add_argument("--homolog-evalue", type=float, default=d.homologs.evalue, help="default 1e-3")
+    parser.add_argument("--homolog-sensitivity", type=float, default=d.homologs.sensitivity,
+                        help="MMseqs2 -s (default 5.7)")
+    parser.add_argument("--homolog-max-seqs", type=int, default=d.homologs.max_seqs,
+                        help="MMseqs2 prefilter cap per query (default 100000)")
+    parser.add_argument("--threads", type=int, default=0, help="MMseqs2 threads (default: all cores)")
     parser.add_argument("--profile", action="store_true", help="also the hit rate against each of the ten classes")
     parser.add_argument("--out", type=Path, default=Path("results/hitrate"), help="output folder")
     return parser
 
 
 def format_groups(groups: pd.DataFrame) -> str:
-    shown = groups.assign(**{"95% CI": [f"[{lo:.3f}, {hi:.3f}]" if not np.isnan(lo) else "-"
-                                        for lo, hi in zip(groups.ci_low, groups.ci_high, strict=True)]})
-    shown["mean"] = shown["mean"].map(lambda v: "-" if np.isnan(v) else f"{v:.3f}")
-    return shown[["model", "method", "group", "proteins", "n", "mean", "95% CI", "proteins_no_match",
-                  "peptides", "peptides_no_match"]].to_string(index=False)
+    """The grouped table as printed: observed, control and their difference side by side."""
+    def num(v):
+        return "-" if pd.isna(v) else f"{v:.3f}"
+
+    def interval(lo, hi):
+        return "-" if pd.isna(lo) else f"[{lo:.3f}, {hi:.3f}]"
+
+    shown = pd.DataFrame({
+        "model": groups.model, "method": groups.method, "group": groups.group, "proteins": groups.proteins,
+        "n": groups.n, "hit rate": groups["mean"].map(num),
+        "95% CI": [interval(lo, hi) for lo, hi in zip(groups.ci_low, groups.ci_high, strict=True)],
+        "control": groups.control_mean.map(num), "diff": groups.diff_mean.map(num),
+        "diff 95% CI": [interval(lo, hi) for lo, hi in zip(groups.diff_ci_low, groups.diff_ci_high, strict=True)],
+        "p<=.05": groups.share_p05.map(num), "no peptides": groups.proteins_no_peptides,
+        "no match": groups.proteins_no_match,
+    })
+    return shown.to_string(index=False)
 
 
 def run(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    if args.window < 1 or args.k < 0:
-        raise PslError(f"--window must be >= 1 and --k >= 0 (got {args.window}, {args.k})")
+    options = HitRateOptions(window=args.window, k=args.k, merge_adjacent=args.merge_adjacent, beta=args.beta,
+                             controls=args.controls, seed=args.seed, exclude_homologs=args.exclude_homologs,
+                             homologs=HomologOptions(evalue=args.homolog_evalue, sensitivity=args.homolog_sensitivity,
+                                                     max_seqs=args.homolog_max_seqs, threads=args.threads))
+    options.check()
+    check_replaceable(args.out, COMMAND, HITRATE_FILES)
     started = time.time()
     with open_index(args.index) as index:
         meta = index.meta()
     attributions = read_attributions(args.attributions)
+    if options.exclude_homologs:
+        mmseqs_version()  # fail before any work when MMseqs2 is missing
     out = args.out
-    tmp = out.with_name(out.name + ".partial")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    try:
-        groups = compute(attributions, args.index, tmp / "hitrates.duckdb", window=args.window, k=args.k,
-                         merge_adjacent=args.merge_adjacent, labels=args.label, profile=args.profile)
+    with output_folder(out, COMMAND, legacy=HITRATE_FILES) as tmp:
+        groups = compute(attributions, args.index, tmp / "hitrates.duckdb", options, labels=args.label,
+                         profile=args.profile)
         with duckdb.connect(str(tmp / "hitrates.duckdb"), read_only=True) as con:
             con.execute("SELECT * FROM protein_hitrates").df().to_parquet(tmp / "hitrates.parquet", index=False)
-        old = out.with_name(out.name + ".old")
-        shutil.rmtree(old, ignore_errors=True)
-        if out.exists():
-            out.rename(old)
-        tmp.rename(out)
-        shutil.rmtree(old, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     print(f"Swiss-Prot index: {meta.get('source')} ({meta.get('release')}), built {meta.get('built_at')}")
-    print(f"Hit rate, window {args.window}, k {args.k:g}; {len(attributions)} rows in {time.time() - started:.1f} s")
+    print(f"Hit rate, window {options.window}, k {options.k:g}, beta {options.beta}, {options.controls} control "
+          f"rotations per row, homologs {'excluded' if options.exclude_homologs else 'kept'}; "
+          f"{len(attributions)} rows in {time.time() - started:.1f} s")
     print(format_groups(groups))
     print(f"\nresults: {out / 'hitrates.duckdb'} and {out / 'hitrates.parquet'}")
     return 0

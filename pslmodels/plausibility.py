@@ -30,10 +30,10 @@ import pandas as pd
 from sklearn.metrics import average_precision_score
 
 from pslindex.errors import PslError, cli_main
-from pslindex.extract import extract_peptides, window_scores
+from pslindex.extract import extract_peptides, rotate_scores, window_scores
 from pslindex.files import atomic_output, read_parquet_columns
-from pslindex.hitrate import bootstrap_ci
-from pslmodels.train import DATA_DIR
+from pslindex.stats import bootstrap_ci
+from pslmodels.data import DATA_DIR
 
 DEFAULT_SIGNALS = DATA_DIR / "signals" / "SortingSignalsSwissprot.csv.gz"
 SIGNAL_TYPES = {1: "SP", 2: "TM", 3: "MT", 4: "CH", 5: "TH", 6: "NLS", 7: "NES", 8: "PTS", 9: "GPI"}
@@ -86,9 +86,10 @@ def protein_metrics(sequence: str, scores: np.ndarray, mask: np.ndarray, *, wind
     auprc = average_precision_score(mask[seen], scores[seen]) if not mask[seen].all() else 1.0
     means, complete = window_scores(scores, window)
     pointing = np.nan
-    if complete.any():
-        top = int(np.flatnonzero(complete)[np.argmax(means[complete])])
-        pointing = float(mask[top:top + window].any())
+    if complete.any():  # ties (flat scores): the share of the tied top windows that overlap the signal
+        best = means[complete].max()
+        tops = np.flatnonzero(complete & (means >= best - 1e-12 * max(1.0, abs(best))))
+        pointing = float(np.mean([mask[t:t + window].any() for t in tops]))
     peptides = extract_peptides(sequence, scores, window=window, k=k)
     extracted = np.zeros(len(sequence), dtype=bool)
     for p in peptides:
@@ -100,18 +101,73 @@ def protein_metrics(sequence: str, scores: np.ndarray, mask: np.ndarray, *, wind
             "iou": float((extracted & signal).sum() / union) if union else 0.0, "peptides": len(peptides)}
 
 
-def rotated(scores: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """The seen scores rotated by a random offset in [1, n) over the seen positions; NaN stays NaN."""
-    out = scores.copy()
-    seen = np.flatnonzero(~np.isnan(scores))
-    if len(seen) > 1:
-        out[seen] = np.roll(scores[seen], int(rng.integers(1, len(seen))))
-    return out
+POSITIONAL = ("n-ramp", "c-ramp")   # SPEC 9.3; "<method> position prior" beside them when a run gives one
+PRIOR_LENGTH = 500
+
+
+def ramp(scores: np.ndarray, terminus: str) -> np.ndarray:
+    """A score that only knows position: -i (``n``, highest at the N terminus) or i (``c``); NaN stays NaN."""
+    i = np.arange(len(scores), dtype=np.float64)
+    out = -i if terminus == "n" else i
+    return np.where(np.isnan(scores), np.nan, out)
+
+
+def position_prior(score_rows, length: int = PRIOR_LENGTH) -> tuple[np.ndarray, np.ndarray]:
+    """A method's mean normalised score by position from the N and from the C terminus (SPEC 9.3).
+
+    Each protein's scores are divided by their sum over seen residues; residue i of a protein of
+    length L counts at N-position i if i < min(500, ceil(L/2)), else at C-position L - 1 - i.
+    Returns ``(n_prior, c_prior)``, shape (500,) each, NaN where no protein reached.
+    """
+    sums = np.zeros((2, length))
+    counts = np.zeros((2, length))
+    for scores in score_rows:
+        r = np.asarray(scores, dtype=np.float64)
+        seen = ~np.isnan(r)
+        total = r[seen].sum()
+        if not seen.any() or total == 0:
+            continue
+        r = r / total
+        n_part = min(length, -(-len(r) // 2))
+        idx = np.flatnonzero(seen)
+        n_idx = idx[idx < n_part]
+        c_pos = len(r) - 1 - idx[idx >= n_part]
+        c_idx = idx[idx >= n_part][c_pos < length]
+        c_pos = c_pos[c_pos < length]
+        np.add.at(sums[0], n_idx, r[n_idx])
+        np.add.at(counts[0], n_idx, 1)
+        np.add.at(sums[1], c_pos, r[c_idx])
+        np.add.at(counts[1], c_pos, 1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        prior = sums / counts
+    return prior[0], prior[1]
+
+
+def prior_scores(prior: tuple[np.ndarray, np.ndarray], scores: np.ndarray) -> np.ndarray:
+    """The position prior laid over one protein (its seen residues; NaN where unseen or unknown)."""
+    n_prior, c_prior = prior
+    L = len(scores)
+    i = np.arange(L)
+    n_part = min(len(n_prior), -(-L // 2))
+    out = np.full(L, np.nan)
+    head = i < n_part
+    out[head] = n_prior[i[head]]
+    c_pos = L - 1 - i[~head]
+    ok = c_pos < len(c_prior)
+    tail = i[~head][ok]
+    out[tail] = c_prior[c_pos[ok]]
+    return np.where(np.isnan(scores), np.nan, out)
 
 
 def per_protein(attributions: pd.DataFrame, signals: pd.DataFrame, *, window: int = 5, k: float = 2.0,
-                seed: int = 0) -> pd.DataFrame:
-    """One row per (attribution row or baseline, signal type) with the measures of :func:`protein_metrics`."""
+                seed: int = 0, priors: dict | None = None) -> pd.DataFrame:
+    """One row per (attribution row or baseline, signal type) with the measures of :func:`protein_metrics`.
+
+    Baselines: ``<method> rotated`` per explanation row; per protein and run ``random scores`` and
+    the positional ``n-ramp`` and ``c-ramp``; and ``<method> position prior`` where ``priors`` maps
+    ``(run_id, method)`` to a :func:`position_prior` learnt on that run's validation proteins.
+    """
+    priors = priors or {}
     rng = np.random.default_rng(seed)
     by_acc = signals.set_index("accession")
     rows = []
@@ -125,14 +181,17 @@ def per_protein(attributions: pd.DataFrame, signals: pd.DataFrame, *, window: in
         scores = np.asarray(r.scores, dtype=np.float64)
         seen = ~np.isnan(scores)
         variants = [(r.method, scores)]
-        if r.method not in CONTROLS:
-            variants.append((f"{r.method} rotated", rotated(scores, rng)))
         run_key = (getattr(r, "run_id", ""), r.model, r.accession)
-        if run_key not in random_done:  # one i.i.d. baseline per protein and run, whatever the methods
+        if r.method not in CONTROLS:
+            variants.append((f"{r.method} rotated", rotate_scores(scores, rng)))
+            if (run_key[0], r.method) in priors:
+                variants.append((f"{r.method} position prior", prior_scores(priors[(run_key[0], r.method)], scores)))
+        if run_key not in random_done:  # one of each per protein and run, whatever the methods
             random_done.add(run_key)
             noise = np.full(len(scores), np.nan)
             noise[seen] = rng.random(int(seen.sum()))
             variants.append(("random scores", noise))
+            variants += [("n-ramp", ramp(scores, "n")), ("c-ramp", ramp(scores, "c"))]
         codes = sig.codes
         types = [("any", codes != 0)] + [(SIGNAL_TYPES[c], codes == c) for c in np.unique(codes) if c]
         for method, values in variants:
@@ -150,11 +209,51 @@ def summarize(proteins: pd.DataFrame, *, n_boot: int = 2000, seed: int = 0) -> p
     for (model, method, signal), part in proteins.groupby(["model", "method", "signal"], sort=True):
         row = {"model": model, "method": method, "signal": signal, "n": len(part)}
         for metric in METRICS:
-            values = part[metric].dropna().to_numpy()
-            lo, hi = bootstrap_ci(values, n_boot=n_boot, seed=seed)
+            kept = part[part[metric].notna()]
+            values = kept[metric].to_numpy()
+            lo, hi = bootstrap_ci(values, kept.accession, n_boot=n_boot, seed=seed)  # proteins, all seeds together
             row.update({metric: values.mean() if len(values) else np.nan, f"{metric}_lo": lo, f"{metric}_hi": hi,
                         f"{metric}_n": len(values)})
         out.append(row)
+    return pd.DataFrame(out)
+
+
+def positional_margins(proteins: pd.DataFrame, *, metrics: tuple[str, ...] = ("auprc", "pointing"),
+                       n_boot: int = 2000, seed: int = 0) -> pd.DataFrame:
+    """Each explanation's paired margin over the best positional baseline (SPEC 9.3), per model and signal.
+
+    The best baseline is the one of ``n-ramp``, ``c-ramp`` and the method's own ``position prior``
+    (where present) with the highest mean on the same proteins; the margin is the mean of the
+    per-protein differences (method - baseline), with a protein-level bootstrap interval. A method
+    ``beats position`` where the whole interval is above 0.
+    """
+    out = []
+    key = ["run_id", "model", "accession", "signal"]
+    explanations = sorted({m for m in proteins.method.unique() if m not in CONTROLS and m not in POSITIONAL
+                           and m != "random scores" and not m.endswith((" rotated", " position prior"))})
+    for method in explanations:
+        own = proteins[proteins.method == method]
+        candidates = [b for b in (*POSITIONAL, f"{method} position prior") if b in set(proteins.method)]
+        for (model, signal), part in own.groupby(["model", "signal"], sort=True):
+            for metric in metrics:
+                base_means = {}
+                paired = {}
+                for b in candidates:
+                    other = proteins[(proteins.method == b) & (proteins.model == model) & (proteins.signal == signal)]
+                    joined = part[key + [metric]].merge(other[key + [metric]], on=key, suffixes=("", "_base")).dropna()
+                    if len(joined):
+                        base_means[b] = joined[f"{metric}_base"].mean()
+                        paired[b] = joined
+                if not base_means:
+                    continue
+                best = max(base_means, key=base_means.get)
+                joined = paired[best]
+                diff = (joined[metric] - joined[f"{metric}_base"]).to_numpy()
+                lo, hi = bootstrap_ci(diff, joined.accession, n_boot=n_boot, seed=seed)
+                out.append({"model": model, "method": method, "signal": signal, "metric": metric, "n": len(diff),
+                            "method_mean": float(joined[metric].mean()), "best_baseline": best,
+                            "baseline_mean": float(base_means[best]), "margin": float(diff.mean()),
+                            "margin_lo": lo, "margin_hi": hi, "beats_position": bool(lo > 0)})
     return pd.DataFrame(out)
 
 
@@ -172,6 +271,21 @@ def format_table(summary: pd.DataFrame, signals: tuple[str, ...] | None = None) 
     return shown.reset_index(drop=True)
 
 
+def learn_priors(run_dir: Path, methods, *, proteins: int = 300, seed: int = 0, progress: bool = False) -> dict:
+    """Each method's :func:`position_prior` on a seeded, stratified subset of the run's VALIDATION proteins.
+
+    Returns ``{method: (n_prior, c_prior)}``. Test proteins are never used (SPEC 9.3).
+    """
+    from pslmodels.attribute import attribute_proteins, make_method
+    from pslmodels.train import load_model, run_split, stratified_subset
+
+    model, ckpt = load_model(run_dir)
+    val = stratified_subset(run_split(ckpt, "validation"), proteins, seed)
+    frame = attribute_proteins(model, val, [make_method(m, seed) for m in methods], run_id=Path(run_dir).name,
+                               progress=progress)
+    return {m: position_prior(frame[frame.method == m].scores) for m in methods}
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m pslmodels.plausibility", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -180,30 +294,65 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--window", type=int, default=5)
     parser.add_argument("--k", type=float, default=2.0)
     parser.add_argument("--seed", type=int, default=0, help="for the random baselines and the bootstrap")
+    parser.add_argument("--run", type=Path, default=None,
+                        help="the run the attributions came from: its validation proteins give each method's "
+                             "position prior (SPEC 9.3); without it only the ramps are baselines")
+    parser.add_argument("--prior-proteins", type=int, default=300, help="validation proteins for the prior")
     parser.add_argument("--out", type=Path, default=None, help="CSV of the summary (default: beside the input)")
     return parser
 
 
 def run(argv=None) -> int:
     args = build_parser().parse_args(argv)
+    if args.window < 1 or not (args.k >= 0 and np.isfinite(args.k)) or args.prior_proteins < 1:
+        raise PslError(f"--window {args.window}, --k {args.k}, --prior-proteins {args.prior_proteins}: "
+                       "need window >= 1, a finite k >= 0 and at least 1 prior protein")
     signals = read_signals(args.signals)
     attributions = read_parquet_columns(args.attributions, NEEDED, optional=("run_id",), purpose="plausibility")
-    proteins = per_protein(attributions, signals, window=args.window, k=args.k, seed=args.seed)
+    priors, prior_note = {}, "position prior: not computed (no --run given); baselines are the ramps only"
+    if args.run is not None:
+        methods = sorted(m for m in attributions.method.unique() if m not in CONTROLS)
+        learnt = learn_priors(args.run, methods, proteins=args.prior_proteins, seed=args.seed)
+        run_ids = set(attributions.get("run_id", pd.Series([""])).unique())
+        priors = {(r, m): p for r in run_ids for m, p in learnt.items()}
+        prior_note = (f"position prior: learnt on {args.prior_proteins} validation proteins of {args.run} "
+                      "(never test proteins)")
+    proteins = per_protein(attributions, signals, window=args.window, k=args.k, seed=args.seed, priors=priors)
     if proteins.empty:
         raise PslError(f"{args.attributions}: none of its {attributions.accession.nunique()} proteins has "
                        f"sorting-signal annotations in {args.signals}")
     summary = summarize(proteins, seed=args.seed)
+    margins = positional_margins(proteins, seed=args.seed)
     out = args.out or args.attributions.with_name("plausibility.csv")
     with atomic_output(out) as tmp:
         summary.to_csv(tmp, index=False)
+    margins_file = out.with_name(out.stem + "_margins.csv")
+    with atomic_output(margins_file) as tmp:
+        margins.to_csv(tmp, index=False)
     per_protein_file = out.with_name(out.stem + "_proteins.parquet")
     with atomic_output(per_protein_file) as tmp:
         proteins.to_parquet(tmp, index=False)
     print(f"{proteins.accession.nunique()} proteins with annotated sorting signals "
-          f"(of {attributions.accession.nunique()} in {args.attributions.name})")
+          f"(of {attributions.accession.nunique()} in {args.attributions.name}); {prior_note}")
     print(format_table(summary).to_string(index=False))
-    print(f"\nsummary: {out}; per protein: {per_protein_file}")
+    if not margins.empty:
+        print("\nMargin over the best positional baseline (paired, protein-level 95 % interval; > 0 = beats position):")
+        print(format_margins(margins).to_string(index=False))
+    print(f"\nsummary: {out}; margins: {margins_file}; per protein: {per_protein_file}")
     return 0
+
+
+def format_margins(margins: pd.DataFrame) -> pd.DataFrame:
+    """Readable margins: method vs best baseline, 'margin [lo, hi]' and the verdict."""
+    return pd.DataFrame({
+        "model": margins.model, "method": margins.method, "signal": margins.signal, "metric": margins.metric,
+        "n": margins.n, "method mean": margins.method_mean.map("{:.3f}".format),
+        "best positional baseline": [f"{b} {m:.3f}" for b, m in zip(margins.best_baseline, margins.baseline_mean,
+                                                                    strict=True)],
+        "margin [95% CI]": [f"{m:+.3f} [{lo:+.3f}, {hi:+.3f}]" for m, lo, hi in
+                            zip(margins.margin, margins.margin_lo, margins.margin_hi, strict=True)],
+        "beats position": margins.beats_position.map({True: "yes", False: "no"}),
+    })
 
 
 def main(argv=None) -> int:

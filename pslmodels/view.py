@@ -50,10 +50,12 @@ def read_peptide_hits(hitrates: Path | None) -> pd.DataFrame | None:
         raise PslError(f"{path}: no hit-rate results here (python -m pslindex.hitrate writes them)")
     try:
         with duckdb.connect(str(path), read_only=True) as con:
-            return con.execute("""
+            columns = con.execute("SELECT * FROM peptide_hitrates LIMIT 0").df().columns
+            observed = "WHERE p.rotation = 0" if "rotation" in columns else ""  # not the chance controls
+            return con.execute(f"""
                 SELECT a.run_id, a.method, a.accession, p.start, p.start + length(p.peptide) AS "end", p.peptide,
                        p.n_matches, p.hitrate_true, p.hitrate_pred
-                FROM peptide_hitrates p JOIN attributions a USING (row_id)""").df()
+                FROM peptide_hitrates p JOIN attributions a USING (row_id) {observed}""").df()
     except duckdb.Error as exc:
         raise PslError(f"{path}: not a hit-rate results file ({str(exc).splitlines()[0]})") from None
 

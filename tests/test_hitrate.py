@@ -97,7 +97,7 @@ def test_end_to_end_against_reference(fixture_index, attributions, tmp_path, cap
     con = duckdb.connect(str(out / "hitrates.duckdb"), read_only=True)
     peptides = con.execute("SELECT p.*, a.accession, a.method, a.true_label, a.pred_label FROM peptide_hitrates p "
                            "JOIN attributions a USING (row_id)").df()
-    att = peptides[peptides.method == "attention"]
+    att = peptides[(peptides.method == "attention") & (peptides.rotation == 0)]
     # the plateau is extracted exactly, and every family peptide matches something
     for acc, start in FAMILIES.items():
         got = att[att.accession == acc]
@@ -106,7 +106,9 @@ def test_end_to_end_against_reference(fixture_index, attributions, tmp_path, cap
     assert att[att.accession.isin(list(FAMILIES))].n_matches.sum() >= 25
     index_file = fixture_index / "sprot.duckdb"
     checked = 0
-    for row in peptides.itertuples():
+    # every observed peptide, and the first 60 control peptides (the reference is slow: a scan per peptide)
+    sample = pd.concat([peptides[peptides.rotation == 0], peptides[peptides.rotation > 0].head(60)])
+    for row in sample.itertuples():
         for label, column in ((row.true_label, "hitrate_true"), (row.pred_label, "hitrate_pred")):
             ref = reference_peptide_hitrate(row.peptide, row.start, row.accession, label, index_file)
             got = getattr(row, column)
@@ -124,8 +126,19 @@ def test_end_to_end_against_reference(fixture_index, attributions, tmp_path, cap
     # protein hit rate = mean over its peptides with a defined hit rate
     proteins = con.execute("SELECT * FROM protein_hitrates").df()
     for prow in proteins.itertuples():
-        mine = peptides[peptides.row_id == prow.row_id].hitrate_true.dropna()
+        own = peptides[peptides.row_id == prow.row_id]
+        mine = own[own.rotation == 0].hitrate_true.dropna()
         assert (pd.isna(prow.hitrate_true) and mine.empty) or prow.hitrate_true == pytest.approx(mine.mean())
+        # the chance control: mean over the rotations with a defined hit rate, and SPEC 9.2's p-value
+        per_rotation = own[own.rotation > 0].groupby("rotation").hitrate_true.mean().dropna()
+        assert prow.n_controls_defined == len(per_rotation)
+        if len(per_rotation):
+            assert prow.control_hitrate_true == pytest.approx(per_rotation.mean())
+        if len(per_rotation) and not pd.isna(prow.hitrate_true):
+            expected = (1 + (per_rotation >= prow.hitrate_true).sum()) / (1 + len(per_rotation))
+            assert prow.p_true == pytest.approx(expected)
+        else:
+            assert pd.isna(prow.p_true)
     # undefined is NULL in SQL, not 0 and not NaN
     assert con.execute("SELECT count(*) FROM peptide_hitrates WHERE n_matches = 0").fetchall()[0][0] > 0
     assert con.execute("SELECT count(*) FROM peptide_hitrates WHERE n_matches = 0 AND hitrate_true IS NOT NULL"
@@ -137,6 +150,9 @@ def test_end_to_end_against_reference(fixture_index, attributions, tmp_path, cap
     assert (groups.groupby("method").size() == 3).all()
     correct = groups[(groups.method == "attention") & (groups.group == "correct")].iloc[0]
     assert correct.proteins == 7 and correct.ci_low <= correct["mean"] <= correct.ci_high
+    assert correct.n_paired >= 1 and correct.diff_ci_low <= correct.diff_mean <= correct.diff_ci_high
+    assert correct.proteins_no_peptides + correct.proteins_no_match + correct.n == correct.proteins
+    assert 0 < correct.base_rate < 1
     profiles = con.execute("SELECT count(DISTINCT class) FROM protein_profiles").fetchall()[0][0]
     assert profiles == 10
     # joinable with the index
@@ -146,14 +162,6 @@ def test_end_to_end_against_reference(fixture_index, attributions, tmp_path, cap
     assert n == con.execute("SELECT count(*) FROM matches").fetchall()[0][0] > 0
     con.close()
     assert len(pd.read_parquet(out / "hitrates.parquet")) == 22
-
-
-def test_bootstrap_ci_is_seeded_and_brackets_the_mean():
-    values = np.linspace(0, 1, 50)
-    assert hitrate.bootstrap_ci(values, seed=3) == hitrate.bootstrap_ci(values, seed=3)
-    lo, hi = hitrate.bootstrap_ci(values)
-    assert lo < values.mean() < hi
-    assert np.isnan(hitrate.bootstrap_ci(np.array([]))[0])
 
 
 def _write(df, path):

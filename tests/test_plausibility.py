@@ -5,8 +5,9 @@ import pandas as pd
 import pytest
 
 from conftest import SHARED, make_attributions
+from pslindex.extract import rotate_scores as rotated
 from pslmodels import plausibility
-from pslmodels.plausibility import per_protein, protein_metrics, read_signals, rotated, summarize
+from pslmodels.plausibility import per_protein, protein_metrics, read_signals, summarize
 
 SIGNALS = SHARED / "data/signals/SortingSignalsSwissprot.csv.gz"
 
@@ -119,3 +120,42 @@ def test_bad_inputs(tmp_path, signals, capsys, case):
     err = capsys.readouterr().err.strip()
     assert err.startswith("error:") and "\n" not in err and "Traceback" not in err
     assert not (tmp_path / "plausibility.csv").exists()
+
+
+def test_pointing_with_tied_windows_counts_the_share_that_overlaps():
+    seq = "A" * 20
+    mask = np.zeros(20, bool)
+    mask[:3] = True
+    flat = np.ones(20)                      # 16 tied windows; those starting at 0, 1, 2 overlap the signal
+    assert protein_metrics(seq, flat, mask)["pointing"] == pytest.approx(3 / 16)
+
+
+def test_ramps_and_prior_on_hand_made_cases():
+    from pslmodels.plausibility import position_prior, prior_scores, ramp
+
+    scores = np.array([0.3, np.nan, 0.1, 0.2])
+    assert ramp(scores, "n")[[0, 2, 3]].tolist() == [0.0, -2.0, -3.0] and np.isnan(ramp(scores, "n")[1])
+    assert ramp(scores, "c")[[0, 2, 3]].tolist() == [0.0, 2.0, 3.0]
+    # two proteins: length 4 (N part = residues 0, 1; C part = 2 -> C-pos 1, 3 -> C-pos 0) and length 3
+    a = np.array([1.0, 1.0, 1.0, 1.0])       # normalised: 0.25 each
+    b = np.array([2.0, 0.0, 2.0])            # normalised: 0.5, 0, 0.5; N part = residues 0, 1
+    n_prior, c_prior = position_prior([a, b], length=5)
+    assert n_prior[:2].tolist() == [pytest.approx(0.375), pytest.approx(0.125)] and np.isnan(n_prior[2])
+    assert c_prior[:2].tolist() == [pytest.approx(0.375), pytest.approx(0.25)]
+    laid = prior_scores((n_prior, c_prior), np.zeros(4))
+    assert laid.tolist() == pytest.approx([0.375, 0.125, 0.25, 0.375])
+
+
+def test_a_method_that_is_the_ramp_has_margin_zero(signals):
+    from pslmodels.plausibility import positional_margins
+
+    rows = signals[signals.codes.map(lambda c: (c == 1).any() and len(c) < 600)].head(30)
+    data = [(r.accession, "Extracellular", r.sequence) for r in rows.itertuples()]
+    ramp_like = make_attributions(data, "attention", lambda i, seq: -np.arange(len(seq), dtype=float))
+    margins = positional_margins(per_protein(ramp_like, signals, seed=0), n_boot=200).set_index(["signal", "metric"])
+    sp = margins.loc[("SP", "auprc")]
+    assert sp.best_baseline == "n-ramp" and sp.margin == 0 and not sp.beats_position
+    # signal-shaped scores beat the ramps for TM-free SP? They tie on SP at the N terminus: margin >= 0
+    shaped = make_attributions(data, "attention", lambda i, seq: (list(rows.codes)[i] == 1) - np.arange(len(seq)) / 1e5)
+    m = positional_margins(per_protein(shaped, signals, seed=0), n_boot=200).set_index(["signal", "metric"])
+    assert m.loc[("SP", "auprc")].margin >= 0
