@@ -17,7 +17,7 @@ from pathlib import Path
 
 from build_index import debian, download, uniprot
 from build_index.load import write_index
-from pslindex.errors import PslError, cli_main
+from pslindex.errors import ArgumentParser, PslError, cli_main
 from pslindex.files import check_replaceable, file_checksum, output_folder
 from pslindex.matcher import FILES as MATCHER_FILES
 from pslindex.matcher import build_matcher
@@ -28,7 +28,7 @@ INDEX_FILES = frozenset({"sprot.duckdb", *MATCHER_FILES})
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m build_index", description=__doc__,
+    parser = ArgumentParser(prog="python -m build_index", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--source", default="auto",
                         help="auto | uniprot | debian | PATH to a local source (default: auto)")

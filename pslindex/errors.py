@@ -8,6 +8,8 @@ bug and keeps its traceback.
 
 from __future__ import annotations
 
+import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
 
@@ -24,10 +26,22 @@ def cli_main(run: Callable[[Sequence[str] | None], int | None], argv: Sequence[s
     """
     try:
         status = run(argv)
+        sys.stdout.flush()
     except PslError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {str(exc) or type(exc).__name__}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # output piped into `head` and the like: stop quietly
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
     except KeyboardInterrupt:
         print("error: interrupted; nothing already built was changed", file=sys.stderr)
         return 130
     return 0 if status is None else int(status)
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse with the house's errors: one line (``error: PROG: message``), exit status 2, no usage block."""
+
+    def error(self, message: str):
+        self.exit(2, f"error: {self.prog}: {message} (see --help)\n")

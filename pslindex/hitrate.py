@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from pslindex.classes import ALPHABET, CLASSES
-from pslindex.errors import PslError, cli_main
+from pslindex.errors import ArgumentParser, PslError, cli_main
 from pslindex.extract import extract_peptides, rotate_scores
 from pslindex.files import check_replaceable, output_folder, read_parquet_columns
 from pslindex.homologs import HomologCache, HomologOptions, mmseqs_version, sequence_sha
@@ -316,7 +316,7 @@ def compute(attributions: pd.DataFrame, index_dir: Path, out_file: Path, options
         con.close()
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m pslindex.hitrate", description=__doc__,
+    parser = ArgumentParser(prog="python -m pslindex.hitrate", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     d = HitRateOptions()
     parser.add_argument("attributions", type=Path, help="attributions.parquet (SPEC 5)")

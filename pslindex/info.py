@@ -6,12 +6,12 @@ import argparse
 import sys
 from pathlib import Path
 
-from pslindex.errors import cli_main
+from pslindex.errors import ArgumentParser, cli_main
 from pslindex.store import DEFAULT_INDEX_DIR, open_index
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m pslindex.info", description=__doc__)
+    parser = ArgumentParser(prog="python -m pslindex.info", description=__doc__)
     parser.add_argument("index", nargs="?", type=Path, default=DEFAULT_INDEX_DIR,
                         help="index folder or sprot.duckdb (default: data/index)")
     return parser

@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from pslindex.classes import ALPHABET
-from pslindex.errors import PslError
+from pslindex.errors import ArgumentParser, PslError
 from pslindex.store import index_file, open_index
 
 K = 5
@@ -456,7 +456,6 @@ def build_matcher(index_dir: Path) -> KmerIndex:
 
 
 def main(argv=None) -> int:
-    import argparse
     import sys
     import time
 
@@ -464,7 +463,7 @@ def main(argv=None) -> int:
     from pslindex.store import DEFAULT_INDEX_DIR
 
     def run(argv):
-        parser = argparse.ArgumentParser(prog="python -m pslindex.matcher",
+        parser = ArgumentParser(prog="python -m pslindex.matcher",
                                          description="Build the peptide matcher, or find peptides.")
         parser.add_argument("--index", type=Path, default=DEFAULT_INDEX_DIR)
         parser.add_argument("--build", action="store_true", help="(re)build the matcher files")

@@ -23,7 +23,7 @@ import torch
 from tqdm import tqdm
 
 from pslindex.classes import CLASSES
-from pslindex.errors import PslError, cli_main
+from pslindex.errors import ArgumentParser, PslError, cli_main
 from pslindex.files import atomic_output
 from pslmodels.data import Batch, batches, to_full_coordinates
 from pslmodels.model import PslModel, replace_attention
@@ -195,7 +195,7 @@ def kendall_tau(frame: pd.DataFrame, a: str = "attention", b: str = "ig") -> pd.
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m pslmodels.attribute", description=__doc__,
+    parser = ArgumentParser(prog="python -m pslmodels.attribute", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("run_dir", type=Path)
     parser.add_argument("--methods", default="attention,ig,permuted,random,uniform")

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -25,12 +26,21 @@ import duckdb
 import pandas as pd
 
 from build_index import __main__ as build_index_cli
-from pslindex.errors import PslError, cli_main
+from pslindex import hitrate
+from pslindex.errors import ArgumentParser, PslError, cli_main
 from pslindex.hitrate import format_groups
 from pslindex.store import DEFAULT_INDEX_DIR, index_file
 from pslmodels import view
 from pslmodels.diagnose import summarize
-from pslmodels.plausibility import DEFAULT_SIGNALS, format_table, per_protein, read_signals
+from pslmodels.plausibility import (
+    DEFAULT_SIGNALS,
+    format_margins,
+    format_table,
+    learn_priors,
+    per_protein,
+    positional_margins,
+    read_signals,
+)
 from pslmodels.plausibility import summarize as summarize_plausibility
 from pslmodels.report import PAPER_TABLE1
 from pslmodels.reproduce import analyse_run
@@ -38,7 +48,7 @@ from pslmodels.train import TrainConfig, train
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m pslmodels.demo", description=__doc__,
+    parser = ArgumentParser(prog="python -m pslmodels.demo", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--run-dir", type=Path, default=Path("runs/demo-bilstm-att"))
     parser.add_argument("--index", type=Path, default=DEFAULT_INDEX_DIR)
@@ -83,9 +93,21 @@ def run(argv=None) -> int:
                 ig_steps=args.ig_steps, seed=args.seed, device=args.device)
     attributions = pd.read_parquet(args.run_dir / "attributions.parquet")
 
-    step("plausibility against annotated sorting signals, and the viewer")
+    excluded = args.run_dir / "hitrate-homologs-excluded"
+    if shutil.which("mmseqs"):
+        step("hit rates again, each protein's homologs left out (MMseqs2 search, cached beside the index)")
+        if hitrate.main([str(args.run_dir / "attributions.parquet"), "--index", str(args.index), "--exclude-homologs",
+                         "--out", str(excluded)]) != 0:
+            raise PslError("the homolog-excluded hit rate failed; see above")
+    else:
+        print("mmseqs not installed: the homolog-excluded hit rate is skipped (make setup installs it as root)")
+
+    step("plausibility against annotated sorting signals, with positional baselines, and the viewer")
     signals = read_signals(DEFAULT_SIGNALS)
-    per = per_protein(attributions[attributions.method.isin(["attention", "ig"])], signals, seed=args.seed)
+    priors = {(args.run_dir.name, m): p for m, p in
+              learn_priors(args.run_dir, ["attention"], proteins=300, seed=args.seed).items()}
+    per = per_protein(attributions[attributions.method.isin(["attention", "ig"])], signals, seed=args.seed,
+                      priors=priors)
     html_file = args.run_dir / "attributions.html"
     if view.main([str(args.run_dir / "attributions.parquet"), "--out", str(html_file)]) != 0:
         raise PslError("the viewer failed; see above")
@@ -106,12 +128,20 @@ def run(argv=None) -> int:
           f"IG |convergence delta| median {deltas.median():.3f}, max {deltas.max():.3f} (logits)")
     with duckdb.connect(str(args.run_dir / "hitrate" / "hitrates.duckdb"), read_only=True) as con:
         groups = con.execute("SELECT * FROM groups").df()
-    print("\nHit rates (Tables 2-3):")
+    print("\nHit rates (Tables 2-3), each beside its chance control (20 rotations of the protein's own scores):")
     print(format_groups(groups))
+    if (excluded / "hitrates.duckdb").is_file():
+        with duckdb.connect(str(excluded / "hitrates.duckdb"), read_only=True) as con:
+            print("\nThe same with every protein's homologs left out (SPEC 9.1):")
+            print(format_groups(con.execute("SELECT * FROM groups").df()))
     if not per.empty:
         table = format_table(summarize_plausibility(per), signals=("any",))
         print(f"\nPlausibility, {per.accession.nunique()} test proteins with annotated sorting signals (any type):")
         print(table.drop(columns=["model", "signal"]).to_string(index=False))
+        margins = positional_margins(per, n_boot=2000, seed=args.seed)
+        shown = margins[margins.metric == "auprc"]
+        print("\nAUPRC margin over the best positional baseline, per signal type (SPEC 9.3):")
+        print(format_margins(shown).drop(columns=["model", "metric"]).to_string(index=False))
     print(f"\nfiles: {args.run_dir}/metrics.json, diagnostics.csv, attributions.parquet, "
           f"hitrate/hitrates.duckdb, hitrate/hitrates.parquet; viewer: {html_file} (open it in a browser)")
     print(f"demo finished in {(time.time() - started) / 60:.1f} min")

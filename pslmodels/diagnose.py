@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from pslindex.errors import PslError, cli_main
+from pslindex.errors import ArgumentParser, PslError, cli_main
 from pslmodels.attribute import ReplacedAttention, TrainedAttention
 from pslmodels.metrics import classification_metrics
 from pslmodels.train import load_model, pick_device, predict, run_split, stratified_subset
@@ -67,7 +67,7 @@ def summarize(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m pslmodels.diagnose", description=__doc__,
+    parser = ArgumentParser(prog="python -m pslmodels.diagnose", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("run_dir", type=Path)
     parser.add_argument("--seeds", type=int, default=3, help="seeds for permuted and random weights")

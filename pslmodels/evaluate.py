@@ -13,14 +13,14 @@ from pathlib import Path
 
 import numpy as np
 
-from pslindex.errors import cli_main
+from pslindex.errors import ArgumentParser, cli_main
 from pslmodels.data import read_fasta
 from pslmodels.metrics import classification_metrics
 from pslmodels.train import load_model, pick_device, predict, predictions_frame, run_split
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m pslmodels.evaluate", description=__doc__,
+    parser = ArgumentParser(prog="python -m pslmodels.evaluate", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("run_dir", type=Path)
     parser.add_argument("--fasta", type=Path, default=None, help="default: the test partition of the run's data")

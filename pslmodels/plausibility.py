@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import average_precision_score
 
-from pslindex.errors import PslError, cli_main
+from pslindex.errors import ArgumentParser, PslError, cli_main
 from pslindex.extract import extract_peptides, rotate_scores, window_scores
 from pslindex.files import atomic_output, read_parquet_columns
 from pslindex.stats import bootstrap_ci
@@ -287,7 +287,7 @@ def learn_priors(run_dir: Path, methods, *, proteins: int = 300, seed: int = 0, 
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m pslmodels.plausibility", description=__doc__,
+    parser = ArgumentParser(prog="python -m pslmodels.plausibility", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("attributions", type=Path)
     parser.add_argument("--signals", type=Path, default=DEFAULT_SIGNALS)

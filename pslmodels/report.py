@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from pslindex.classes import CLASSES
-from pslindex.errors import PslError, cli_main
+from pslindex.errors import ArgumentParser, PslError, cli_main
 from pslindex.files import atomic_output
 from pslindex.hitrate import GROUPS, bootstrap_ci, protein_groups
 
@@ -375,7 +375,7 @@ def budget_text(plan: dict) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m pslmodels.report", description=__doc__,
+    parser = ArgumentParser(prog="python -m pslmodels.report", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("roots", type=Path, nargs="*", default=[Path("runs/study")],
                         help="the study's run root, then any further roots (their runs are labelled by folder name)")

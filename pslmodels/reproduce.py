@@ -27,7 +27,7 @@ import pandas as pd
 import torch
 
 from pslindex import hitrate
-from pslindex.errors import PslError, cli_main
+from pslindex.errors import ArgumentParser, PslError, cli_main
 from pslindex.files import atomic_output
 from pslindex.store import DEFAULT_INDEX_DIR, index_file
 from pslmodels.attribute import attribute_proteins, kendall_tau, make_method
@@ -119,7 +119,7 @@ def trained(cfg: TrainConfig) -> bool:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m pslmodels.reproduce", description=__doc__,
+    parser = ArgumentParser(prog="python -m pslmodels.reproduce", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--root", type=Path, default=Path("runs/study"), help="one run directory per model and seed")
     parser.add_argument("--report", type=Path, default=Path("reports/study.md"))

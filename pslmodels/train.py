@@ -28,7 +28,7 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from pslindex.classes import CLASSES
-from pslindex.errors import PslError, cli_main
+from pslindex.errors import ArgumentParser, PslError, cli_main
 from pslindex.files import atomic_output, file_checksum, write_json
 from pslmodels.data import (
     DATA_DIR,
@@ -417,7 +417,7 @@ def train(cfg: TrainConfig) -> dict:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m pslmodels.train", description=__doc__,
+    parser = ArgumentParser(prog="python -m pslmodels.train", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     defaults = TrainConfig()
     for f in fields(TrainConfig):

@@ -20,6 +20,7 @@ import difflib
 import html
 import json
 import math
+import re
 import sys
 from pathlib import Path
 
@@ -27,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from pslindex.classes import CLASSES
-from pslindex.errors import PslError, cli_main
+from pslindex.errors import ArgumentParser, PslError, cli_main
 from pslindex.extract import extract_peptides
 from pslindex.files import atomic_output, read_parquet_columns
 from pslmodels.plausibility import DEFAULT_SIGNALS, SIGNAL_NAMES, SIGNAL_TYPES, read_signals
@@ -38,6 +39,9 @@ METHOD_ORDER = ("attention", "ig", "shifted", "permuted", "random", "uniform")
 # flat and faint instead of saturated.
 WEIGHT_METHODS = ("attention", "shifted", "permuted", "random", "uniform")
 
+
+JSON_IN_SCRIPT = {ord("<"): "\\u003c", ord(">"): "\\u003e", ord("&"): "\\u0026",
+                  0x2028: "\\u2028", 0x2029: "\\u2029"}
 
 def read_peptide_hits(hitrates: Path | None) -> pd.DataFrame | None:
     """Peptides from a hit-rate results file: run_id, method, accession, start, end, n_matches, hit rates."""
@@ -131,10 +135,14 @@ def close_matches(accession: str, known) -> str:
 
 def render_html(records: list[dict], *, title: str, source: str) -> str:
     data = json.dumps({"classes": list(CLASSES), "signal_names": SIGNAL_NAMES, "proteins": records},
-                      separators=(",", ":")).replace("</", "<\\/")
+                      separators=(",", ":"))
+    # inside <script>, every HTML-significant character as a JSON escape: no "</script>", "<!--" or
+    # entity can end or bend the script, and U+2028/9 cannot end a JavaScript line
+    data = data.translate(JSON_IN_SCRIPT)
     page = (Path(__file__).with_name("view_page.html")).read_text(encoding="utf-8")
-    return (page.replace("%TITLE%", html.escape(title)).replace("%SOURCE%", html.escape(source))
-            .replace("%DATA%", data))
+    # one pass: text that came in (a title, a path, the data) is never searched for placeholders again
+    values = {"%TITLE%": html.escape(title), "%SOURCE%": html.escape(source), "%DATA%": data}
+    return re.sub("%TITLE%|%SOURCE%|%DATA%", lambda m: values[m.group(0)], page)
 
 
 def render_png(record: dict, path: Path) -> None:
@@ -185,7 +193,7 @@ def render_png(record: dict, path: Path) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m pslmodels.view", description=__doc__,
+    parser = ArgumentParser(prog="python -m pslmodels.view", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("attributions", type=Path)
     parser.add_argument("--accession", help="one protein (PNG or single-protein HTML)")

@@ -1,5 +1,7 @@
 """The main job end to end on real data, small: index slice -> train -> diagnose -> attribute -> hit rate."""
 
+import shutil
+
 import duckdb
 
 from build_index import __main__ as build_cli
@@ -16,7 +18,8 @@ def test_demo_end_to_end(tmp_path, capsys):
     assert demo.main(args) == 0
     out = capsys.readouterr().out
     for expected in ("Table 1 (official DeepLoc test partition, n=30)", "Attention diagnostics", "permuted",
-                     "Kendall tau, attention vs IG, 6 proteins", "wrong, vs predicted", "viewer:", "demo finished"):
+                     "Kendall tau, attention vs IG, 6 proteins", "wrong, vs predicted", "viewer:", "demo finished",
+                     "beside its chance control", "margin over the best positional baseline", "n-ramp"):
         assert expected in out
     con = duckdb.connect(str(run_dir / "hitrate" / "hitrates.duckdb"), read_only=True)
     methods = {m for (m,) in con.execute("SELECT DISTINCT method FROM attributions").fetchall()}
@@ -24,6 +27,10 @@ def test_demo_end_to_end(tmp_path, capsys):
     assert con.execute("SELECT count(*) FROM attributions").fetchall()[0][0] == 5 * 40 + 6
     accession = con.execute("SELECT accession FROM attributions LIMIT 1").fetchall()[0][0]
     con.close()
+    if shutil.which("mmseqs"):
+        assert "homologs left out" in out
+        with duckdb.connect(str(run_dir / "hitrate-homologs-excluded" / "hitrates.duckdb"), read_only=True) as con:
+            assert dict(con.execute("SELECT key, value FROM settings").fetchall())["exclude_homologs"] == "True"
     page = (run_dir / "attributions.html").read_text()
     assert f'"acc":"{accession}"' in page
     # a second run reuses the trained model (idempotent) and still completes

@@ -157,3 +157,27 @@ def test_index_build_killed_at_any_moment_keeps_a_consistent_index(tmp_path, sig
     # the next build cleans up what killed builds left behind
     assert build_cli.main(["--source", str(DEBIAN_FIXTURE), "--out", str(out), "--quiet"]) == 0
     assert not [p.name for p in tmp_path.iterdir() if ".tmp-" in p.name or ".old-" in p.name]
+
+
+@pytest.mark.parametrize("module, args", [
+    ("pslindex.hitrate", ["a.parquet", "--controls", "abc"]),
+    ("pslmodels.train", ["--model", "transformer"]),
+    ("pslmodels.plausibility", []),
+    ("build_index", ["--no-such-flag"]),
+])
+def test_argparse_errors_are_one_line(module, args, tmp_path):
+    result = subprocess.run([sys.executable, "-m", module, *args], capture_output=True, text=True, env=ENV,
+                            cwd=tmp_path)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and "usage:" not in result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_broken_pipe_is_quiet(index):
+    """`... | head -1`: the reader goes away early; no traceback, no error line."""
+    proc = subprocess.Popen([sys.executable, "-m", "pslindex.info", str(index)], env=ENV,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.close()  # nobody reads
+    _, err = proc.communicate(timeout=120)
+    assert b"Traceback" not in err and b"BrokenPipe" not in err

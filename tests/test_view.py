@@ -184,3 +184,21 @@ def test_page_in_headless_chromium(results, tmp_path):
     assert pixels.shape[:2] == (900, 1200)
     assert (pixels.min(axis=2) < 0.9).mean() > 0.02         # not blank: ink on more than 2 % of the page
     assert (np.abs(pixels[..., 0] - pixels[..., 2]) > 0.2).mean() > 0.001  # and coloured residues
+
+
+def test_hostile_accessions_and_paths_stay_data():
+    """A path holding %DATA% and accessions holding markup end up as text, never as HTML or script."""
+    import json as _json
+
+    from pslmodels.view import render_html
+
+    hostile = ['<img src=x onerror="alert(1)">', "<!--<script>", "</script><script>alert(2)</script>",
+               "a&amp;b\u2028c"]
+    records = [{"acc": acc, "methods": []} for acc in hostile]
+    page = render_html(records, title="run %DATA% <b>", source="/tmp/%DATA%/<i>x</i>.parquet")
+    assert page.count("var DATA = ") == 1
+    assert "<img" not in page and "<!--<script>" not in page and "alert(2)</script>" not in page
+    assert "%DATA%" in page and "&lt;b&gt;" in page          # the title's text, escaped, not filled in
+    line = next(x for x in page.splitlines() if x.startswith("var DATA = "))
+    data = _json.loads(line[len("var DATA = "):].rstrip(";"))
+    assert [p["acc"] for p in data["proteins"]] == hostile    # the same strings come back in the browser
