@@ -134,16 +134,19 @@ class IntegratedGradients(Attribution):
         return attributions.sum(-1).detach(), delta.detach()
 
 
+REPLACEMENTS = ("uniform", "permuted", "shifted", "random", "random-logits")
+
+
 def make_method(name: str, seed: int = 0, **ig_options) -> Attribution:
-    """The attribution method called ``name`` (attention, ig, uniform, permuted, shifted, random)."""
+    """The attribution method called ``name`` (attention, ig, or one of :data:`REPLACEMENTS`)."""
     if name == "attention":
         return TrainedAttention()
-    if name in ("uniform", "permuted", "shifted", "random"):
+    if name in REPLACEMENTS:
         return ReplacedAttention(name, seed)
     if name == "ig":
         return IntegratedGradients(**ig_options)
     raise PslError(f"unknown attribution method {name!r}; "
-                   "choose from attention, ig, uniform, permuted, shifted, random")
+                   f"choose from attention, ig, {', '.join(REPLACEMENTS)}")
 
 
 def rows_for_batch(batch: Batch, result: AttributionResult, *, run_id: str, model_name: str, method: str) -> list[dict]:

@@ -46,7 +46,7 @@ def diagnose(model, proteins, *, seeds: int = 3, device="cpu") -> pd.DataFrame:
     y = np.array([p.y for p in proteins])
     base = predict(model, proteins, device, method=TrainedAttention())
     modes = [("trained", None, TrainedAttention())] + [("uniform", None, ReplacedAttention("uniform"))]
-    modes += [(m, s, ReplacedAttention(m, s)) for m in ("permuted", "random") for s in range(seeds)]
+    modes += [(m, s, ReplacedAttention(m, s)) for m in ("permuted", "random", "random-logits") for s in range(seeds)]
     rows = []
     for mode, seed, method in modes:
         probs = base if mode == "trained" else predict(model, proteins, device, method=method)

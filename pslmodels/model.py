@@ -253,7 +253,8 @@ def replace_attention(alpha: torch.Tensor, lengths: torch.Tensor, mode: str,
     multiset is kept); ``shifted``: each protein's own weights rotated by a random offset in
     [1, length) (multiset and local shape kept, peaks moved: the random-position control for
     window-based peptide extraction, which permuting destroys); ``random``: weights drawn uniformly
-    at random and normalised. Shape (B, L).
+    at random and normalised; ``random-logits``: the authors' random attention (SPEC 10), U(0, 1)
+    draws as the attention LOGITS, then the softmax (so weights differ by a factor below e). Shape (B, L).
     """
     B, L = alpha.shape
     mask = torch.arange(L, device=alpha.device)[None, :] < lengths.to(alpha.device)[:, None]
@@ -270,6 +271,9 @@ def replace_attention(alpha: torch.Tensor, lengths: torch.Tensor, mode: str,
         elif mode == "random":
             w = torch.rand(n, generator=generator).to(alpha.device)
             out[i, :n] = w / w.sum()
+        elif mode == "random-logits":  # the authors' random attention (SPEC 10): U(0, 1) logits, softmax
+            out[i, :n] = torch.softmax(torch.rand(n, generator=generator, dtype=torch.float64), 0).to(alpha)
         else:
-            raise PslError(f"unknown attention replacement {mode!r}; use uniform, permuted, shifted or random")
+            raise PslError(f"unknown attention replacement {mode!r}; use uniform, permuted, shifted, random or "
+                           "random-logits")
     return out

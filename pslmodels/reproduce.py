@@ -40,7 +40,7 @@ from pslmodels.train import TrainConfig, load_model, pick_device, run_split, str
 STUDY_MODELS = ("bilstm", "bilstm-att", "bilstm-uniform", "cnn35", "cnn35-att", "cnn3-5-7-11",
                 "cnn3-5-7-11-att", "mlp-uniform", "mlp-trained", "mlp-preset")
 TEACHER = "bilstm-att"  # whose attention mlp-preset pools with
-ANALYSIS_METHODS = ("attention", "shifted", "permuted", "random", "uniform")
+ANALYSIS_METHODS = ("attention", "shifted", "permuted", "random", "random-logits", "uniform")
 
 
 def analyse_run(run_dir: Path, *, index: Path, test_proteins: int = 1000, ig_proteins: int = 100,

@@ -34,10 +34,10 @@ from pslindex.files import atomic_output, read_parquet_columns
 from pslmodels.plausibility import DEFAULT_SIGNALS, SIGNAL_NAMES, SIGNAL_TYPES, read_signals
 
 NEEDED = ("run_id", "model", "method", "accession", "sequence", "true_label", "pred_label", "probs", "scores")
-METHOD_ORDER = ("attention", "ig", "shifted", "permuted", "random", "uniform")
+METHOD_ORDER = ("attention", "ig", "shifted", "permuted", "random", "random-logits", "uniform")
 # Pooling weights (each row sums to 1): drawn on one common scale per protein, so uniform weights look
 # flat and faint instead of saturated.
-WEIGHT_METHODS = ("attention", "shifted", "permuted", "random", "uniform")
+WEIGHT_METHODS = ("attention", "shifted", "permuted", "random", "random-logits", "uniform")
 
 
 JSON_IN_SCRIPT = {ord("<"): "\\u003c", ord(">"): "\\u003e", ord("&"): "\\u0026",

@@ -110,7 +110,8 @@ def test_kendall_tau_table(frame):
 
 def test_diagnostics_table_has_every_mode(trained, proteins):
     table = diagnose(trained, proteins, seeds=2)
-    assert list(table["mode"]) == ["trained", "uniform", "permuted", "permuted", "random", "random"]
+    assert list(table["mode"]) == ["trained", "uniform", "permuted", "permuted", "random", "random",
+                                   "random-logits", "random-logits"]
     trained_row = table.iloc[0]
     assert trained_row.jsd == 0 and trained_row.flip_rate == 0
     assert (table.jsd >= 0).all() and (table.tvd <= 1).all()

@@ -101,3 +101,24 @@ def test_unknown_model_and_missing_preset(proteins):
     b = collate(proteins[:2])
     with pytest.raises(PslError, match="pass attention="):
         small("mlp-preset")(b.tokens, b.lengths)
+
+
+def test_random_logits_is_a_softmax_of_uniform_draws():
+    """SPEC 10: U(0, 1) logits then softmax, so within a protein max/min < e; padding stays 0."""
+    import math
+
+    from pslmodels.model import replace_attention
+
+    lengths = torch.tensor([7, 400, 3])
+    alpha = torch.zeros(3, 400)
+    g = torch.Generator().manual_seed(0)
+    w = replace_attention(alpha, lengths, "random-logits", g)
+    for i, n in enumerate(lengths.tolist()):
+        row = w[i, :n]
+        assert torch.isclose(row.sum(), torch.tensor(1.0)) and (w[i, n:] == 0).all()
+        assert (row.max() / row.min()).item() < math.e
+    again = replace_attention(alpha, lengths, "random-logits", torch.Generator().manual_seed(0))
+    assert torch.equal(w, again)
+    # the other random control, normalised U(0, 1) weights, spreads much wider on a long protein
+    plain = replace_attention(alpha, lengths, "random", torch.Generator().manual_seed(0))[1, :400]
+    assert (plain.max() / plain.min()).item() > 10
