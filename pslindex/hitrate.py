@@ -64,9 +64,19 @@ def read_attributions(path: Path) -> pd.DataFrame:
         if set(row.sequence) - letters:
             raise PslError(f"{where}: sequence has letters outside {ALPHABET}: "
                            f"{''.join(sorted(set(row.sequence) - letters))}")
-        if row.scores is None or len(row.scores) != len(row.sequence):
-            n = 0 if row.scores is None else len(row.scores)
+        if row.scores is None or np.ndim(row.scores) != 1 or len(row.scores) != len(row.sequence):
+            n = 0 if row.scores is None or np.ndim(row.scores) != 1 else len(row.scores)
             raise PslError(f"{where}: {n} scores for a sequence of length {len(row.sequence)}")
+        if np.isinf(np.asarray(row.scores, dtype=np.float64)).any():
+            raise PslError(f"{where}: infinite scores (only finite numbers, or NaN for unseen residues)")
+    if df.accession.isna().any():
+        raise PslError(f"{path}: row {int(np.flatnonzero(df.accession.isna())[0])}: no accession")
+    key = ["run_id", "model", "method", "accession"]
+    dup = df.duplicated(key)
+    if dup.any():
+        first = df[dup].iloc[0]
+        raise PslError(f"{path}: row {int(np.flatnonzero(dup)[0])} ({first.accession}, {first.method}): the same "
+                       "(run_id, model, method, accession) twice; it would be counted twice")
     return df
 
 

@@ -101,7 +101,9 @@ def read_fasta(path: str | Path, *, require_labels: bool = True) -> list[Protein
             raise PslError(f"{path}: {accession}: unknown residue letter(s) {''.join(bad)!r}; the alphabet is "
                            f"{ALPHABET}")
         label = membrane = None
-        if len(header) > 1 and "-" in header[1]:
+        # a DeepLoc label is "Location-M|S|U"; any other second word is a description ("Alpha-beta hydrolase")
+        looks_like_label = len(header) > 1 and "-" in header[1] and header[1].rsplit("-", 1)[1] in ("M", "S", "U")
+        if looks_like_label:
             label, membrane = header[1].rsplit("-", 1)
             if label not in CLASS_INDEX:
                 raise PslError(f"{path}: {accession}: unknown location {label!r}; expected one of "

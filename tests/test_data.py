@@ -89,6 +89,10 @@ def test_unlabelled_fasta_is_fine_for_prediction(tmp_path):
     path.write_text(">Q1 some description\nMKVL\nAAK\n")
     (protein,) = read_fasta(path, require_labels=False)
     assert protein.sequence == "MKVLAAK" and protein.label is None
+    # a description with a dash is a description, not a location
+    path.write_text(">sp|P12345|X_HUMAN Alpha-beta hydrolase\nMKVL\n")
+    (protein,) = read_fasta(path, require_labels=False)
+    assert protein.accession == "sp|P12345|X_HUMAN" and protein.label is None
 
 
 def test_sethard_reads(tmp_path):
