@@ -43,7 +43,8 @@ SIGNAL_NAMES = {"SP": "signal peptide", "TM": "transmembrane", "MT": "mitochondr
                 "PTS": "peroxisomal targeting signal", "GPI": "GPI anchor"}
 METRICS = ("auprc", "prevalence", "pointing", "overlap", "iou")
 NEEDED = ("model", "method", "accession", "sequence", "scores")
-CONTROLS = ("uniform", "permuted", "shifted", "random", "random-logits")  # methods that are baselines themselves: not rotated
+# methods that are baselines themselves: not rotated
+CONTROLS = ("uniform", "permuted", "shifted", "random", "random-logits")
 
 
 def read_signals(path: str | Path = DEFAULT_SIGNALS) -> pd.DataFrame:

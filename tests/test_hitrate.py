@@ -178,7 +178,8 @@ def _write(df, path):
     (lambda df: df.assign(sequence=[s[:-1] + "J" for s in df.sequence]), "letters outside"),
     (lambda df: df.assign(scores=[np.where(np.arange(len(s)) == 3, np.inf, s) for s in df.scores]),
      r"row 0 \(P07766, attention\): infinite scores"),
-    (lambda df: pd.concat([df, df.iloc[[1]]], ignore_index=True), r"the same \(run_id, model, method, accession\) twice"),
+    (lambda df: pd.concat([df, df.iloc[[1]]], ignore_index=True),
+     r"the same \(run_id, model, method, accession\) twice"),
 ])
 def test_bad_attributions(fixture_index, attributions, tmp_path, capsys, mutate, message):
     bad = _write(mutate(pd.read_parquet(attributions)), tmp_path / "bad.parquet")

@@ -102,7 +102,8 @@ def test_mlp_preset_uses_a_trained_run(tiny_run, tmp_path):
     scores = make_method("attention").attribute(model, batch).scores
     torch.testing.assert_close(scores, teacher(batch.tokens, batch.lengths)[1])
     assert make_method("ig", n_steps=8).attribute(model, batch).scores.shape == batch.tokens.shape
-    assert set(diagnose(model, proteins, seeds=1)["mode"]) == {"trained", "uniform", "permuted", "random", "random-logits"}
+    modes = set(diagnose(model, proteins, seeds=1)["mode"])
+    assert modes == {"trained", "uniform", "permuted", "random", "random-logits"}
     with pytest.raises(PslError, match="needs --preset-from"):
         train(tiny(tmp_path / "p2", model="mlp-preset", epochs=1))
 
