@@ -57,8 +57,9 @@ def atomic_output(path: str | Path) -> Iterator[Path]:
     path = Path(path)
     if path.is_dir():
         raise PslError(f"{path}: is a folder; give a file name")
-    if not path.parent.is_dir():
-        raise PslError(f"{path.parent}: no such folder (for {path.name})")
+    if path.parent.exists() and not path.parent.is_dir():
+        raise PslError(f"{path.parent}: is not a folder (for {path.name})")
+    path.parent.mkdir(parents=True, exist_ok=True)
     fd, name = tempfile.mkstemp(prefix=f".{path.stem}.tmp-", suffix=path.suffix, dir=path.parent)
     os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; outputs get the usual permissions
     os.close(fd)
