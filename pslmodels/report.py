@@ -22,7 +22,8 @@ import pandas as pd
 from pslindex.classes import CLASSES
 from pslindex.errors import ArgumentParser, PslError, cli_main
 from pslindex.files import atomic_output
-from pslindex.hitrate import GROUPS, bootstrap_ci, protein_groups
+from pslindex.hitrate import GROUPS, protein_groups
+from pslindex.stats import bootstrap_ci, mean_sd
 
 # Published Table 1 (F1 micro / macro; the authors' random split, not the official partition).
 PAPER_TABLE1 = {
@@ -46,14 +47,6 @@ def read_runs(root: Path, tag: str = "") -> pd.DataFrame:
                      "epochs_run": m["epochs_run"], "train_seconds": m["train_seconds"], "device": m["device"],
                      **{f"f1:{c}": f for c, f in t["f1_per_class"].items()}})
     return pd.DataFrame(rows)
-
-
-def mean_sd(values) -> str:
-    """'0.673 ± 0.012' over seeds; just the value for a single seed."""
-    values = np.asarray(values, dtype=float)
-    if len(values) == 1:
-        return f"{values[0]:.3f}"
-    return f"{values.mean():.3f} ± {values.std(ddof=1):.3f}"
 
 
 def model_order(labels) -> list[str]:
@@ -120,11 +113,12 @@ def pyplot():
 
 
 def hitrate_table(hits: pd.DataFrame) -> pd.DataFrame:
-    """Tables 2-3: per model, method and group, proteins pooled over seeds: n, mean, 95 % bootstrap CI."""
+    """Tables 2-3: per model, method and group, proteins pooled over seeds: n, mean, 95 % protein-level CI."""
     out = []
     for (model, method), part in hits.groupby(["model", "method"], sort=True):
-        for name, _, rows, values in protein_groups(part):
-            lo, hi = bootstrap_ci(values)
+        for name, label, rows, values in protein_groups(part):
+            defined = rows[rows[f"hitrate_{label}"].notna()]
+            lo, hi = bootstrap_ci(defined[f"hitrate_{label}"], defined.accession)  # proteins, seeds together
             out.append({"model": model, "method": method, "group": name, "proteins": len(rows),
                         "with peptides": int((rows.n_peptides > 0).sum()), "n (defined)": len(values),
                         "mean hit rate": f"{values.mean():.3f}" if len(values) else "-",
@@ -147,7 +141,7 @@ def paired_control_table(hits: pd.DataFrame, method: str = "attention", control:
         part = both[both.model == model]
         for name, rows in (("all", part), ("correct", part[part.correct]), ("wrong", part[~part.correct])):
             diff = (rows.hitrate_true - rows.hitrate_true_control).to_numpy()
-            lo, hi = bootstrap_ci(diff)
+            lo, hi = bootstrap_ci(diff, rows.accession)  # a protein's seeds go in or out together
             out.append({"model": model, f"proteins ({method} prediction)": name, "n (both defined)": len(diff),
                         method: f"{rows.hitrate_true.mean():.3f}" if len(diff) else "-",
                         control: f"{rows.hitrate_true_control.mean():.3f}" if len(diff) else "-",
