@@ -37,6 +37,11 @@ def cli_main(run: Callable[[Sequence[str] | None], int | None], argv: Sequence[s
     except KeyboardInterrupt:
         print("error: interrupted; nothing already built was changed", file=sys.stderr)
         return 130
+    except RuntimeError as exc:  # DuckDB turns Ctrl-C during a query into "Query interrupted"
+        if "interrupted" not in str(exc).lower():
+            raise
+        print("error: interrupted; nothing already built was changed", file=sys.stderr)
+        return 130
     return 0 if status is None else int(status)
 
 

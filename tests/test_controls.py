@@ -190,6 +190,7 @@ def test_self_exclusion_when_an_accession_is_also_anothers_secondary(tmp_path):
     # p53 itself (its own peptide must not hit its own entry) and a peptide it shares with nobody else
     df = make_attributions([("P04637", "Nucleus", p53), ("P04637", "Nucleus", p53 + insulin[:30])],
                            "attention", lambda i, s: plateau(s, 100 if i == 0 else len(p53) + 5, 5))
+    df.loc[1, "method"] = "attention-b"   # one row per (run, model, method, accession)
     path = tmp_path / "a.parquet"
     df.to_parquet(path)
     assert hitrate.main([str(path), "--index", str(index), "--k", "1.7", "--controls", "0",

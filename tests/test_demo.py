@@ -23,8 +23,8 @@ def test_demo_end_to_end(tmp_path, capsys):
         assert expected in out
     con = duckdb.connect(str(run_dir / "hitrate" / "hitrates.duckdb"), read_only=True)
     methods = {m for (m,) in con.execute("SELECT DISTINCT method FROM attributions").fetchall()}
-    assert methods == {"attention", "shifted", "permuted", "random", "uniform", "ig"}
-    assert con.execute("SELECT count(*) FROM attributions").fetchall()[0][0] == 5 * 40 + 6
+    assert methods == {"attention", "shifted", "permuted", "random", "random-logits", "uniform", "ig"}
+    assert con.execute("SELECT count(*) FROM attributions").fetchall()[0][0] == 6 * 40 + 6
     accession = con.execute("SELECT accession FROM attributions LIMIT 1").fetchall()[0][0]
     con.close()
     if shutil.which("mmseqs"):
