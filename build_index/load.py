@@ -105,8 +105,10 @@ def write_index(records: Iterable[ProteinRecord], out_dir: Path, meta: dict[str,
                           ).fetchall()
         if dup:
             raise PslError(f"{meta.get('input', 'source')}: accession {dup[0][0]} occurs twice")
-        # A secondary accession can be shared by merged entries; keep the first mapping only.
-        con.execute("CREATE TABLE acc_dedup AS SELECT accession, min(primary_accession) AS primary_accession "
+        # A secondary accession can be shared by merged entries: keep one mapping, and an accession that
+        # is an entry's own primary always maps to that entry (never to one that lists it as a secondary).
+        con.execute("CREATE TABLE acc_dedup AS SELECT accession, CASE WHEN bool_or(accession = primary_accession) "
+                    "THEN accession ELSE min(primary_accession) END AS primary_accession "
                     "FROM accessions GROUP BY accession")
         con.execute("DROP TABLE accessions")
         con.execute("ALTER TABLE acc_dedup RENAME TO accessions")
