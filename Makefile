@@ -75,6 +75,7 @@ bench: setup
 	$(PYTHON) bench/matcher.py --index $(INDEX)
 	$(PYTHON) bench/hitrate.py --index $(INDEX)
 	$(PYTHON) bench/train_throughput.py
+	$(PYTHON) bench/predict.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info

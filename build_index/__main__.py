@@ -2,8 +2,10 @@
 
 Sources (SPEC section 4), tried in this order by ``--source auto``:
 
-1. a local file: ``--source PATH`` (``uniprot_sprot.dat[.gz]``, a ``metastudent-data`` ``.deb``, or
-   its unpacked data folder), or a UniProt download already complete in ``--download-dir``;
+1. a local file: ``--source PATH`` (``uniprot_sprot.dat[.gz]``, a UniProt TSV export with the
+   ``Subcellular location [CC]`` column, a plain FASTA (sequences only, no locations), a
+   ``metastudent-data`` ``.deb``, or its unpacked data folder), or a UniProt download already
+   complete in ``--download-dir``;
 2. ``uniprot``: download the current ``uniprot_sprot.dat.gz`` (resumable, size- and MD5-checked);
 3. ``debian``: ``apt-get download metastudent-data`` (Swiss-Prot 2014-01 with GO annotations).
 """
@@ -15,7 +17,7 @@ import sys
 import time
 from pathlib import Path
 
-from build_index import debian, download, uniprot
+from build_index import debian, download, plain, uniprot
 from build_index.load import write_index
 from pslindex.errors import ArgumentParser, PslError, cli_main
 from pslindex.files import check_replaceable, file_checksum, output_folder
@@ -51,8 +53,15 @@ def _local(path: Path, args) -> tuple[object, dict]:
     if path.is_dir() or path.suffix == ".deb":
         return _debian(args, deb=path if path.suffix == ".deb" else None,
                        root=path if path.is_dir() else None)
-    meta = {"source": "uniprot-local", "input": str(path), "input_size": str(path.stat().st_size),
+    kind = plain.sniff(path)
+    meta = {"source": {"swissprot": "uniprot-local", "tsv": "uniprot-tsv", "fasta": "fasta"}[kind],
+            "input": str(path), "input_size": str(path.stat().st_size),
             "input_md5": file_checksum(path, "md5"), "release": "unknown (local file)"}
+    if kind == "tsv":
+        return plain.read_uniprot_tsv(path), meta
+    if kind == "fasta":
+        meta["release"] = "sequences only, no locations (local FASTA)"
+        return plain.read_plain_fasta(path), meta
     return uniprot.read_swissprot(path), meta
 
 

@@ -46,6 +46,7 @@ GROUPS = (  # (name, label judged against); "correct" rows have true == pred, th
     ("wrong, vs predicted", "pred"),
     ("wrong, vs true", "true"),
 )
+UNLABELLED = ("unlabelled, vs predicted", "pred")  # rows without a true label (a user's own proteins)
 
 
 def read_attributions(path: Path) -> pd.DataFrame:
@@ -56,9 +57,11 @@ def read_attributions(path: Path) -> pd.DataFrame:
     letters = set(ALPHABET)
     for i, row in enumerate(df.itertuples(index=False)):
         where = f"{path}: row {i} ({row.accession}, {row.method})"
-        for col in ("true_label", "pred_label"):
-            if getattr(row, col) not in known:
-                raise PslError(f"{where}: {col} {getattr(row, col)!r} is not one of the ten classes")
+        if row.pred_label not in known:
+            raise PslError(f"{where}: pred_label {row.pred_label!r} is not one of the ten classes")
+        # a user's own proteins have no known location: true_label null, judged against the prediction
+        if not (row.true_label in known or row.true_label is None or row.true_label != row.true_label):
+            raise PslError(f"{where}: true_label {row.true_label!r} is not one of the ten classes (or null)")
         if not isinstance(row.sequence, str) or not row.sequence:
             raise PslError(f"{where}: empty sequence")
         if set(row.sequence) - letters:
@@ -133,7 +136,7 @@ HITRATES_SQL = r"""
 CREATE TABLE peptide_hitrates AS
 SELECT p.peptide_id, p.row_id, p.rotation, p.peptide, p.start, count(m.match_accession) AS n_matches,
        -- undefined (NULL, never 0 or NaN) when no entry matches
-       CASE WHEN count(m.match_accession) > 0 THEN
+       CASE WHEN count(m.match_accession) > 0 AND count(r.true_label) > 0 THEN
            sum(CASE WHEN list_contains(m.classes, r.true_label) THEN m.beta ELSE 0 END) / count(m.match_accession)
        END AS hitrate_true,
        CASE WHEN count(m.match_accession) > 0 THEN
@@ -192,11 +195,17 @@ def protein_groups(proteins: pd.DataFrame, labels: str = "both"):
     Yields ``(group name, label judged against, rows of the group, defined hit rates as an array)``;
     ``labels`` "true" or "pred" keeps only the wrong-prediction group judged against that label.
     """
+    labelled = proteins.true_label.notna().to_numpy()
+    correct = labelled & (proteins.true_label == proteins.pred_label).to_numpy()
     for name, label in GROUPS:
         if labels != "both" and label != labels and name != "correct":
             continue
-        rows = proteins[proteins.correct] if name == "correct" else proteins[~proteins.correct]
-        yield name, label, rows, rows[f"hitrate_{label}"].dropna().to_numpy()
+        rows = proteins[correct] if name == "correct" else proteins[labelled & ~correct]
+        if labelled.any():  # a file of unlabelled proteins only has the unlabelled group
+            yield name, label, rows, rows[f"hitrate_{label}"].dropna().to_numpy()
+    if not labelled.all():
+        rows = proteins[~labelled]
+        yield UNLABELLED[0], UNLABELLED[1], rows, rows["hitrate_pred"].dropna().to_numpy()
 
 
 def group_table(con: duckdb.DuckDBPyConnection, labels: str = "both", *, n_boot: int = 2000,
@@ -271,6 +280,16 @@ class HitRateOptions:
             raise PslError(f"--homolog-max-seqs {self.homologs.max_seqs}: must be at least 1")
 
 
+def require_locations(index_dir: Path) -> None:
+    """Refuse an index without any location (built from a plain FASTA): there is nothing to hit."""
+    with open_index(index_dir) as index:
+        if index.class_counts().proteins.sum() == 0:
+            raise PslError(f"{index_file(index_dir)}: the index holds no locations (source "
+                           f"{index.meta().get('source')}), so there is no hit rate to compute; its peptide "
+                           "search works (python -m pslindex.matcher); for hit rates build it from a source "
+                           "with locations")
+
+
 EMPTY_HOMOLOGS = pd.DataFrame({"query_sha": pd.Series(dtype=str), "target": pd.Series(dtype=str),
                                "evalue": pd.Series(dtype=float), "bits": pd.Series(dtype=float),
                                "pident": pd.Series(dtype=float)})
@@ -284,6 +303,7 @@ def compute(attributions: pd.DataFrame, index_dir: Path, out_file: Path, options
     Returns the grouped table (:func:`group_table`).
     """
     options.check()
+    require_locations(index_dir)
     peptides = peptides_table(attributions, window=options.window, k=options.k,
                               merge_adjacent=options.merge_adjacent, controls=options.controls, seed=options.seed)
     rows = attributions.drop(columns=["scores", "probs"]).assign(
@@ -385,6 +405,7 @@ def run(argv=None) -> int:
     started = time.time()
     with open_index(args.index) as index:
         meta = index.meta()
+    require_locations(args.index)
     attributions = read_attributions(args.attributions)
     if options.exclude_homologs:
         mmseqs_version()  # fail before any work when MMseqs2 is missing

@@ -52,6 +52,11 @@ def sequence_sha(sequence: str) -> str:
     return hashlib.sha256(sequence.upper().encode("ascii")).hexdigest()
 
 
+def mmseqs_available() -> bool:
+    """Whether MMseqs2 is on PATH (so homologs can be left out)."""
+    return shutil.which(TOOL) is not None
+
+
 def mmseqs_version() -> str:
     """The installed MMseqs2's version, or a one-line PslError saying how to install it."""
     exe = shutil.which(TOOL)

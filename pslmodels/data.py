@@ -19,6 +19,7 @@ from sklearn.model_selection import train_test_split
 
 from pslindex.classes import ALPHABET, CLASS_INDEX, CLASSES
 from pslindex.errors import PslError
+from pslindex.fasta import header_accession
 
 PAD = 0
 TOKEN = {letter: i + 1 for i, letter in enumerate(ALPHABET)}  # 1..25; 0 is padding
@@ -59,6 +60,7 @@ class Protein:
     label: str | None        # one of CLASSES, or None for an unlabelled FASTA
     membrane: str | None     # M, S, U or None
     is_test: bool
+    header: str = ""         # the header line as given, without '>' (descriptions for users' outputs)
 
     @property
     def y(self) -> int:
@@ -71,35 +73,54 @@ def _open(path: Path):
     return gzip.open(path, "rt") if magic == b"\x1f\x8b" else open(path)
 
 
-def read_fasta(path: str | Path, *, require_labels: bool = True) -> list[Protein]:
-    """Read a DeepLoc-style FASTA (plain or gzipped).
+def iter_fasta(path: str | Path, *, require_labels: bool = True, skip_invalid: bool = False,
+               on_skip=None) -> Iterator[Protein]:
+    """Yield the records of a FASTA file (plain or gzipped) one at a time, as users have them.
+
+    Headers: DeepLoc's ``>ACCESSION Location-F[ test]``, UniProt's ``>sp|P12345|NAME_HUMAN ...``
+    (accession P12345) or any other first word; sequences wrapped or not, lowercase, with a final
+    ``*`` (stop) and Windows line endings are all read.
 
     Parameters
     ----------
     path : path to the FASTA file
     require_labels : bool, default True
         If False, headers without a ``Location-F`` field are fine (prediction only).
+    skip_invalid : bool, default False
+        Skip a record with letters outside the alphabet or an empty sequence, calling
+        ``on_skip(message)``, instead of raising.
 
     Raises
     ------
     PslError
-        Missing file, a record without sequence, letters outside the alphabet, an unknown label,
-        or a missing label when ``require_labels``; the message names the file and the record.
+        Missing or unreadable file, a record without sequence, letters outside the alphabet, an
+        unknown label, or a missing label when ``require_labels``; the message names the file and
+        the record.
     """
     path = data_path(path)
     if not path.is_file():
         raise PslError(f"{path}: no such file")
-    proteins, header, chunks, line_no = [], None, [], 0
+    header, header_line, chunks, line_no = None, "", [], 0
 
-    def finish():
-        accession = header[0] if header else "?"
+    def finish() -> Protein | None:
+        accession = header_accession(header[0])
         sequence = "".join(chunks).upper()
+        if sequence.endswith("*"):  # a stop codon from translated sequences
+            sequence = sequence[:-1]
+        problem = None
         if not sequence:
-            raise PslError(f"{path}: {accession} (line {line_no}): empty sequence")
-        bad = sorted(set(sequence) - set(ALPHABET))
-        if bad:
-            raise PslError(f"{path}: {accession}: unknown residue letter(s) {''.join(bad)!r}; the alphabet is "
-                           f"{ALPHABET}")
+            problem = f"{path}: {accession} (header line {header_line}): empty sequence"
+        else:
+            bad = sorted(set(sequence) - set(ALPHABET))
+            if bad:
+                problem = (f"{path}: {accession} (header line {header_line}): letter(s) {''.join(bad)!r} outside "
+                           f"the alphabet {ALPHABET}")
+        if problem:
+            if not skip_invalid:
+                raise PslError(problem + ("; --skip-invalid leaves such records out" if on_skip else ""))
+            if on_skip:
+                on_skip(problem)
+            return None
         label = membrane = None
         # a DeepLoc label is "Location-M|S|U"; any other second word is a description ("Alpha-beta hydrolase")
         looks_like_label = len(header) > 1 and "-" in header[1] and header[1].rsplit("-", 1)[1] in ("M", "S", "U")
@@ -111,29 +132,34 @@ def read_fasta(path: str | Path, *, require_labels: bool = True) -> list[Protein
         elif require_labels:
             raise PslError(f"{path}: {accession}: no 'Location-M|S|U' label in the header (labels are needed "
                            "for training)")
-        proteins.append(Protein(accession, sequence, label, membrane, header[-1] == "test"))
+        return Protein(accession, sequence, label, membrane, header[-1] == "test", " ".join(header))
 
     try:
         with _open(path) as handle:
             for line_no, line in enumerate(handle, 1):
                 line = line.strip()
                 if line.startswith(">"):
-                    if header is not None:
-                        finish()
-                    header, chunks = line[1:].split(), []
+                    if header is not None and (protein := finish()) is not None:
+                        yield protein
+                    header, header_line, chunks = line[1:].split(), line_no, []
                     if not header:
                         raise PslError(f"{path}: line {line_no}: empty FASTA header")
                 elif line:
                     if header is None:
                         raise PslError(f"{path}: line {line_no}: sequence before the first '>' header "
                                        "(not a FASTA file?)")
-                    chunks.append(line)
-            if header is not None:
-                finish()
+                    chunks.append("".join(line.split()))
+            if header is not None and (protein := finish()) is not None:
+                yield protein
     except (EOFError, OSError, UnicodeDecodeError) as exc:
         raise PslError(f"{path}: unreadable ({exc})") from None
+
+
+def read_fasta(path: str | Path, *, require_labels: bool = True) -> list[Protein]:
+    """Every record of a FASTA file as a list (see :func:`iter_fasta`); refuses a file without records."""
+    proteins = list(iter_fasta(path, require_labels=require_labels))
     if not proteins:
-        raise PslError(f"{path}: no FASTA records")
+        raise PslError(f"{data_path(path)}: no FASTA records")
     return proteins
 
 

@@ -98,7 +98,8 @@ def protein_records(frame: pd.DataFrame, methods: list[str], peptide_hits: pd.Da
     for accession, rows in frame.groupby("accession", sort=False):
         rows = rows.set_index("method")
         first = rows.loc[[m for m in methods if m in rows.index][0]]
-        record = {"acc": accession, "seq": first.sequence, "true": first.true_label, "model": first.model,
+        true = first.true_label if isinstance(first.true_label, str) else None  # a user's protein: unknown
+        record = {"acc": accession, "seq": first.sequence, "true": true, "model": first.model,
                   "pred": first.pred_label, "methods": [], "signals": []}
         if sig is not None and accession in sig.index and sig.loc[accession].sequence == first.sequence:
             codes = sig.loc[accession].codes
@@ -163,7 +164,8 @@ def render_png(record: dict, path: Path) -> None:
         top.text((start + end) / 2, 0.5, kind, ha="center", va="center", fontsize=7)
     top.set_xlim(0, n)
     top.axis("off")
-    top.set_title(f"{record['acc']} ({n} residues), true {record['true']}; model {record['model']}"
+    known = f"true {record['true']}" if record["true"] else "no known class"
+    top.set_title(f"{record['acc']} ({n} residues), {known}; model {record['model']}"
                   + ("; known signals in green" if record["signals"] else ""), fontsize=9, loc="left")
     for i, m in enumerate(methods):
         ax = fig.add_subplot(grid[i + 1, 0])

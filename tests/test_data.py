@@ -70,8 +70,8 @@ def test_collate_pads_with_zero():
 
 
 @pytest.mark.parametrize("text, message", [
-    (">P1 Nucleus-U\nMKVJJ\n", r"P1: unknown residue letter\(s\) 'J'"),
-    (">P1 Nucleus-U\n>P2 Nucleus-U\nMKV\n", r"P1 \(line 2\): empty sequence"),
+    (">P1 Nucleus-U\nMKVJJ\n", r"P1 \(header line 1\): letter\(s\) 'J' outside the alphabet"),
+    (">P1 Nucleus-U\n>P2 Nucleus-U\nMKV\n", r"P1 \(header line 1\): empty sequence"),
     (">P1 Cytosol-U\nMKV\n", r"P1: unknown location 'Cytosol'"),
     (">P1\nMKV\n", r"P1: no 'Location-M\|S\|U' label"),
     ("MKV\n", r"line 1: sequence before the first '>' header"),
@@ -92,7 +92,35 @@ def test_unlabelled_fasta_is_fine_for_prediction(tmp_path):
     # a description with a dash is a description, not a location
     path.write_text(">sp|P12345|X_HUMAN Alpha-beta hydrolase\nMKVL\n")
     (protein,) = read_fasta(path, require_labels=False)
-    assert protein.accession == "sp|P12345|X_HUMAN" and protein.label is None
+    assert protein.accession == "P12345" and protein.label is None
+    assert protein.header == "sp|P12345|X_HUMAN Alpha-beta hydrolase"
+
+
+def test_fasta_as_users_have_it(tmp_path):
+    """Lowercase, a stop '*', Windows line endings, wrapped lines, gzip, any header style."""
+    import gzip
+
+    text = (">sp|P0DTC2|SPIKE_SARS2 Spike glycoprotein OS=SARS-CoV-2\r\nmfvfl\r\nvllpl*\r\n"
+            ">tr|A0A023GPI8|LECA_CANBL Lectin alpha chain\r\nADTIVAV\r\n>plain_id\r\nMK VL\r\n")
+    path = tmp_path / "mine.fasta.gz"
+    with gzip.open(path, "wt", newline="") as handle:
+        handle.write(text)
+    proteins = read_fasta(path, require_labels=False)
+    assert [(p.accession, p.sequence) for p in proteins] == [
+        ("P0DTC2", "MFVFLVLLPL"), ("A0A023GPI8", "ADTIVAV"), ("plain_id", "MKVL")]
+    assert proteins[0].header == "sp|P0DTC2|SPIKE_SARS2 Spike glycoprotein OS=SARS-CoV-2"
+
+
+def test_invalid_records_can_be_skipped(tmp_path):
+    from pslmodels.data import iter_fasta
+
+    path = tmp_path / "q.fasta"
+    path.write_text(">A1\nMKV\n>B2 bad one\nMKJ1\n>C3\nAAA\n")
+    with pytest.raises(PslError, match=r"q.fasta: B2 \(header line 3\): letter\(s\) '1J' outside"):
+        list(iter_fasta(path, require_labels=False))
+    skipped = []
+    kept = list(iter_fasta(path, require_labels=False, skip_invalid=True, on_skip=skipped.append))
+    assert [p.accession for p in kept] == ["A1", "C3"] and len(skipped) == 1 and "B2" in skipped[0]
 
 
 def test_sethard_reads(tmp_path):

@@ -219,6 +219,22 @@ def test_failed_run_keeps_previous_results(fixture_index, attributions, tmp_path
     assert (out / "hitrates.parquet").read_bytes() == before
 
 
+def test_unlabelled_rows_are_judged_against_the_prediction(fixture_index, attributions, tmp_path):
+    """A user's own proteins (true_label null): the same hit rate vs the prediction, none vs a true label."""
+    labelled = pd.read_parquet(attributions)
+    unlabelled = _write(labelled.assign(true_label=None), tmp_path / "unlabelled.parquet")
+    for name, path in (("a", attributions), ("b", unlabelled)):
+        assert hitrate.main([str(path), "--index", str(fixture_index), "--k", "1", "--controls", "0",
+                             "--out", str(tmp_path / name)]) == 0
+    a, b = (pd.read_parquet(tmp_path / n / "hitrates.parquet") for n in "ab")
+    assert a.hitrate_pred.notna().sum() > 5
+    assert np.allclose(a.hitrate_pred, b.hitrate_pred, equal_nan=True) and b.hitrate_true.isna().all()
+    assert b.correct.isna().all()
+    with duckdb.connect(str(tmp_path / "b" / "hitrates.duckdb"), read_only=True) as con:
+        groups = con.execute('SELECT "group", n FROM groups WHERE method = \'attention\'').fetchall()
+    assert groups == [("unlabelled, vs predicted", int(b[b.method == "attention"].hitrate_pred.notna().sum()))]
+
+
 @pytest.mark.slow
 def test_full_index_deeploc_test_set_three_methods(tmp_path):
     """2,773 proteins x 3 methods against the full Debian index; a sample checked against the reference."""

@@ -1,0 +1,345 @@
+"""Predict and explain a user's own proteins: ``psl predict FASTA [--out DIR]``.
+
+``python -m pslmodels.predict FASTA [--model default|RUN_DIR] [--explain attention ig ...] [--hitrate]
+[--index data/index] [--out DIR]``
+
+No training and no index needed: ``--model default`` is the study's full-data bilstm-att (seed 0),
+shipped inside the package with its model card (``pslmodels/shipped/default/MODEL_CARD.md``);
+``--model RUN_DIR`` takes any trained run. Writes into DIR (default ``predictions/``):
+
+* ``predictions.csv`` and ``predictions.parquet``: one row per record, in input order: ``record``
+  (1-based), ``accession`` (UniProt ``sp|P12345|NAME`` headers give P12345; repeated accessions get
+  ``~2``, ``~3``...), ``header`` as given, ``length``, ``true_label`` (only a DeepLoc-style
+  ``Location-M|S|U`` header has one), ``pred_label``, ``confidence`` and one probability column
+  per class (``p_Nucleus`` ...);
+* ``attributions.parquet`` (SPEC 5; ``true_label`` null for unlabelled proteins) for the
+  ``--explain`` methods;
+* with ``--hitrate``: ``hitrate/`` as ``python -m pslindex.hitrate`` writes it (chance control on;
+  homologs left out when MMseqs2 is installed), judged against the predicted label;
+* ``viewer.html``: the offline viewer for the first ``--view-limit`` proteins.
+
+Sequences are read and explained in chunks, so memory stays flat for long inputs (the hit rate,
+when asked for, reads every row back at the end). Example::
+
+    psl predict ../shared/data/deeploc/setHARD.fasta.gz --out my_predictions
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from itertools import islice
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import torch
+from tqdm import tqdm
+
+from pslindex.classes import CLASSES
+from pslindex.errors import ArgumentParser, PslError, cli_main
+from pslindex.files import output_folder
+from pslindex.store import DEFAULT_INDEX_DIR
+from pslmodels.attribute import REPLACEMENTS, AttributionResult, make_method, rows_for_batch
+from pslmodels.data import Protein, batches, iter_fasta
+from pslmodels.train import load_model, pick_device
+
+COMMAND = "pslmodels.predict"
+DEFAULT_MODEL = Path(__file__).resolve().parent / "shipped" / "default"
+METHODS = ("attention", "ig", *REPLACEMENTS)
+PREDICTION_COLUMNS = ["record", "accession", "header", "length", "true_label", "pred_label", "confidence",
+                      *(f"p_{c}" for c in CLASSES)]
+# SPEC 5, as the attribution stage writes it
+ATTRIBUTION_SCHEMA = pa.schema([
+    ("run_id", pa.string()), ("model", pa.string()), ("method", pa.string()), ("accession", pa.string()),
+    ("sequence", pa.string()), ("true_label", pa.string()), ("pred_label", pa.string()),
+    ("probs", pa.list_(pa.float32())), ("scores", pa.list_(pa.float32())), ("ig_delta", pa.float64()),
+])
+
+
+@dataclass
+class PredictOptions:
+    """What ``predict`` does; the CLI's flags one to one."""
+
+    model: str = "default"                  # "default" (the shipped model) or a run directory
+    explain: tuple[str, ...] = ("attention",)  # attribution methods; () for predictions only
+    hitrate: bool = False
+    index: Path = DEFAULT_INDEX_DIR
+    controls: int = 20                      # chance-control rotations of the hit rate
+    batch_size: int = 64
+    chunk: int = 2048                       # proteins read, predicted and written at a time
+    view_limit: int = 500                   # proteins in viewer.html (0: no viewer)
+    skip_invalid: bool = False
+    device: str = "auto"
+    threads: int = 0                        # torch CPU threads; 0: torch's default
+    ig_steps: int = 32
+    seed: int = 0                           # for the random/permuted methods and the controls
+    progress: bool = True
+
+    def check(self) -> None:
+        for name in ("batch_size", "chunk"):
+            if getattr(self, name) < 1:
+                raise PslError(f"--{name.replace('_', '-')} {getattr(self, name)}: must be at least 1")
+        for name in ("view_limit", "controls", "threads"):
+            if getattr(self, name) < 0:
+                raise PslError(f"--{name.replace('_', '-')} {getattr(self, name)}: must be 0 or more")
+        if self.ig_steps < 1:
+            raise PslError(f"--ig-steps {self.ig_steps}: must be at least 1")
+        unknown = [m for m in self.explain if m not in METHODS]
+        if unknown:
+            raise PslError(f"--explain {unknown[0]!r}: choose from {', '.join(METHODS)}")
+        if self.hitrate and not self.explain:
+            raise PslError("--hitrate needs at least one --explain method (its peptides come from the scores)")
+
+
+def model_dir(name: str) -> Path:
+    """The run directory ``--model`` names: ``default`` is the shipped model."""
+    path = DEFAULT_MODEL if name == "default" else Path(name)
+    if not path.is_dir():
+        raise PslError(f"--model {name}: no such run directory (give 'default' or a folder written by "
+                       "python -m pslmodels.train)")
+    return path
+
+
+def unique_accessions(proteins: Iterator[Protein], seen: Counter) -> Iterator[Protein]:
+    """Repeated accessions get ``~2``, ``~3``... so every row stays addressable; ``seen`` counts them."""
+    for p in proteins:
+        seen[p.accession] += 1
+        if seen[p.accession] > 1:
+            p = Protein(f"{p.accession}~{seen[p.accession]}", p.sequence, p.label, p.membrane, p.is_test, p.header)
+        yield p
+
+
+def chunks(items: Iterator, size: int) -> Iterator[list]:
+    iterator = iter(items)
+    while chunk := list(islice(iterator, size)):
+        yield chunk
+
+
+def predictions_rows(proteins: list[Protein], probs: np.ndarray, first_record: int) -> pd.DataFrame:
+    frame = pd.DataFrame({
+        "record": np.arange(first_record, first_record + len(proteins), dtype=np.int64),
+        "accession": [p.accession for p in proteins], "header": [p.header for p in proteins],
+        "length": np.array([len(p.sequence) for p in proteins], dtype=np.int64),
+        "true_label": pd.Series([p.label for p in proteins], dtype=object),
+        "pred_label": [CLASSES[i] for i in probs.argmax(1)],
+        "confidence": probs.max(1).astype(np.float64),
+    })
+    for j, name in enumerate(CLASSES):
+        frame[f"p_{name}"] = probs[:, j].astype(np.float64)
+    return frame[PREDICTION_COLUMNS]
+
+
+def explain_chunk(model, proteins: list[Protein], options: PredictOptions, methods: list, *, run_id: str,
+                  device) -> tuple[np.ndarray, list[dict]]:
+    """Probabilities (n, 10) in the order of ``proteins`` and SPEC 5 rows for every method.
+
+    The attention rows come from the same forward pass as the predictions (no second pass).
+    """
+    probs = np.zeros((len(proteins), len(CLASSES)), dtype=np.float32)
+    index = {id(p): i for i, p in enumerate(proteins)}
+    rows: dict[str, list[tuple[int, dict]]] = {m.name: [] for m in methods}
+    for batch in batches(proteins, options.batch_size):
+        batch = batch.to(device)
+        positions = [index[id(p)] for p in batch.proteins]
+        with torch.no_grad():
+            logits, alpha = model(batch.tokens, batch.lengths)
+            batch_probs = torch.softmax(logits, 1)
+        probs[positions] = batch_probs.cpu().numpy()
+        for method in methods:
+            result = (AttributionResult(alpha, batch_probs) if method.name == "attention"
+                      else method.attribute(model, batch))
+            made = rows_for_batch(batch, result, run_id=run_id, model_name=model.config.arch, method=method.name)
+            rows[method.name].extend(zip(positions, made, strict=True))
+    # per method, in input order
+    return probs, [row for m in methods for _, row in sorted(rows[m.name], key=lambda pair: pair[0])]
+
+
+def predict(fasta: Path, out: Path, options: PredictOptions | None = None) -> dict:
+    """Predict (and explain) every record of ``fasta`` into the folder ``out``; returns a summary.
+
+    ``out`` is replaced only if absent or an earlier result of this command (nothing is deleted
+    that this command did not write); everything is written in a private folder first.
+    """
+    options = options or PredictOptions()
+    options.check()
+    run_path = model_dir(options.model)
+    model, ckpt = load_model(run_path)
+    methods = [make_method(m, options.seed, n_steps=options.ig_steps) for m in options.explain]
+    for m in methods:
+        m.check(model)
+    if options.hitrate:
+        from pslindex.store import open_index
+
+        with open_index(options.index):  # a missing index fails now, not after the predictions
+            pass
+    if options.threads:
+        torch.set_num_threads(options.threads)
+    device = pick_device(options.device)
+    model.to(device)
+    run_id = "default" if options.model == "default" else run_path.name
+    seen: Counter = Counter()
+    skipped: list[str] = []
+    started = time.time()
+    n = 0
+    with output_folder(out, COMMAND) as tmp:
+        records = unique_accessions(iter_fasta(fasta, require_labels=False, skip_invalid=options.skip_invalid,
+                                               on_skip=skipped.append), seen)
+        writers = {}
+        bar = tqdm(desc="predict", unit=" proteins", disable=not options.progress)
+        try:
+            for chunk in chunks(records, options.chunk):
+                probs, rows = explain_chunk(model, chunk, options, methods, run_id=run_id, device=device)
+                table = pa.Table.from_pandas(predictions_rows(chunk, probs, n + 1), preserve_index=False)
+                _append(writers, "predictions.parquet", tmp, table)
+                predictions_rows(chunk, probs, n + 1).to_csv(tmp / "predictions.csv", mode="a", index=False,
+                                                             header=n == 0, float_format="%.4f")
+                if rows:
+                    _append(writers, "attributions.parquet", tmp,
+                            pa.Table.from_pylist(rows, schema=ATTRIBUTION_SCHEMA))
+                n += len(chunk)
+                bar.update(len(chunk))
+        finally:
+            bar.close()
+            for writer in writers.values():
+                writer.close()
+        if n == 0:
+            raise PslError(f"{fasta}: no FASTA records" + (" left after --skip-invalid" if skipped else ""))
+        seconds = time.time() - started
+        hitrate_summary = None
+        if options.hitrate:
+            hitrate_summary = _hitrate(tmp, options)
+        viewer = None
+        if options.view_limit and methods:
+            viewer = _viewer(tmp, options.view_limit)
+    duplicates = {acc: k for acc, k in seen.items() if k > 1}
+    return {**labelled_scores(out / "predictions.parquet"), "proteins": n, "seconds": seconds, "skipped": skipped, "duplicates": duplicates,
+            "methods": [m.name for m in methods], "model": str(run_path), "hitrate": hitrate_summary,
+            "viewer": viewer}
+
+
+def labelled_scores(path: Path) -> dict:
+    """Accuracy and macro-F1 over the records whose header carries a DeepLoc label (none: zeros)."""
+    from sklearn.metrics import f1_score
+
+    frame = pd.read_parquet(path, columns=["true_label", "pred_label"]).dropna()
+    if frame.empty:
+        return {"labelled": 0}
+    return {"labelled": len(frame), "accuracy": float((frame.true_label == frame.pred_label).mean()),
+            "f1_macro": float(f1_score(frame.true_label, frame.pred_label, average="macro"))}
+
+
+def _append(writers: dict, name: str, folder: Path, table: pa.Table) -> None:
+    if name not in writers:
+        writers[name] = pq.ParquetWriter(folder / name, table.schema)
+    writers[name].write_table(table)
+
+
+def _hitrate(folder: Path, options: PredictOptions) -> pd.DataFrame:
+    """The hit rate of the batch's attributions, into ``folder/hitrate`` (as pslindex.hitrate writes it)."""
+    import duckdb
+
+    from pslindex.files import OUTPUT_MARKER
+    from pslindex.hitrate import HitRateOptions, compute, read_attributions
+    from pslindex.homologs import mmseqs_available
+
+    exclude = mmseqs_available()
+    hit_options = HitRateOptions(controls=options.controls, seed=options.seed, exclude_homologs=exclude)
+    target = folder / "hitrate"
+    target.mkdir()
+    groups = compute(read_attributions(folder / "attributions.parquet"), options.index, target / "hitrates.duckdb",
+                     hit_options, progress=options.progress)
+    with duckdb.connect(str(target / "hitrates.duckdb"), read_only=True) as con:
+        con.execute("SELECT * FROM protein_hitrates").df().to_parquet(target / "hitrates.parquet", index=False)
+    (target / OUTPUT_MARKER).write_text('{"command": "pslindex.hitrate"}\n')
+    return groups.assign(homologs="excluded" if exclude else "kept (MMseqs2 not installed)")
+
+
+def _viewer(folder: Path, limit: int) -> str:
+    from pslmodels.view import pick_methods, protein_records, read_peptide_hits, render_html
+
+    frame = pq.read_table(folder / "attributions.parquet").to_pandas()
+    keep = list(dict.fromkeys(frame.accession))[:limit]
+    frame = frame[frame.accession.isin(keep)]
+    hits = read_peptide_hits(folder / "hitrate") if (folder / "hitrate" / "hitrates.duckdb").is_file() else None
+    records = protein_records(frame, pick_methods(frame, None), hits, None)
+    (folder / "viewer.html").write_text(render_html(records, title="psl predict", source="attributions.parquet"),
+                                        encoding="utf-8")
+    return f"{len(records)} of {frame.accession.nunique() if len(keep) < limit else len(keep)} proteins"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    d = PredictOptions()
+    parser = ArgumentParser(prog="psl predict", description=__doc__,
+                            formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("fasta", type=Path, help="FASTA file, plain or gzipped, any header style")
+    parser.add_argument("--model", default=d.model, help="'default' (shipped bilstm-att) or a run directory")
+    parser.add_argument("--explain", nargs="*", choices=METHODS, default=list(d.explain), metavar="METHOD",
+                        help=f"attribution methods ({', '.join(METHODS)}; default attention; none: give no value)")
+    parser.add_argument("--hitrate", action="store_true", help="hit rate of the explanations against --index")
+    parser.add_argument("--index", type=Path, default=d.index, help="index folder for --hitrate (default data/index)")
+    parser.add_argument("--controls", type=int, default=d.controls, help="hit-rate chance-control rotations")
+    parser.add_argument("--skip-invalid", action="store_true",
+                        help="leave out records with letters outside the alphabet instead of stopping")
+    parser.add_argument("--out", type=Path, default=Path("predictions"), help="output folder (default predictions/)")
+    parser.add_argument("--batch-size", type=int, default=d.batch_size)
+    parser.add_argument("--chunk", type=int, default=d.chunk, help="proteins held in memory at a time")
+    parser.add_argument("--view-limit", type=int, default=d.view_limit, help="proteins in viewer.html (0: none)")
+    parser.add_argument("--ig-steps", type=int, default=d.ig_steps)
+    parser.add_argument("--seed", type=int, default=d.seed)
+    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default=d.device)
+    parser.add_argument("--threads", type=int, default=d.threads, help="torch CPU threads (0: torch's default)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    return parser
+
+
+def run(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    options = PredictOptions(model=args.model, explain=tuple(dict.fromkeys(args.explain)), hitrate=args.hitrate,
+                             index=args.index, controls=args.controls, batch_size=args.batch_size, chunk=args.chunk,
+                             view_limit=args.view_limit, skip_invalid=args.skip_invalid, device=args.device,
+                             threads=args.threads, ig_steps=args.ig_steps, seed=args.seed, progress=not args.quiet)
+    summary = predict(args.fasta, args.out, options)
+    for message in summary["skipped"][:5]:
+        print(f"skipped: {message}", file=sys.stderr)
+    if len(summary["skipped"]) > 5:
+        print(f"skipped: ... {len(summary['skipped']) - 5} more", file=sys.stderr)
+    if summary["duplicates"]:
+        listed = ", ".join(f"{a} x{k}" for a, k in list(summary["duplicates"].items())[:5])
+        print(f"warning: repeated accession(s) {listed}; later copies are named ACCESSION~2, ~3, ...",
+              file=sys.stderr)
+    out = args.out
+    rate = summary["proteins"] / max(summary["seconds"], 1e-9)
+    model = ("default (the study's bilstm-att, seed 0; model card: "
+             f"{DEFAULT_MODEL / 'MODEL_CARD.md'})" if args.model == "default" else summary["model"])
+    print(f"{summary['proteins']} proteins in {summary['seconds']:.1f} s ({rate:.0f}/s), model {model}"
+          + (f", {len(summary['skipped'])} skipped" if summary["skipped"] else ""))
+    if summary["labelled"]:
+        print(f"{summary['labelled']} records carry a DeepLoc label: accuracy {summary['accuracy']:.3f}, "
+              f"macro-F1 {summary['f1_macro']:.3f}")
+    print(f"predictions: {out / 'predictions.csv'} and {out / 'predictions.parquet'}")
+    if summary["methods"]:
+        print(f"explanations ({', '.join(summary['methods'])}): {out / 'attributions.parquet'}")
+    if summary["hitrate"] is not None:
+        from pslindex.hitrate import format_groups
+
+        groups = summary["hitrate"]
+        print(f"hit rate (homologs {groups.homologs.iloc[0]}): {out / 'hitrate' / 'hitrates.duckdb'}")
+        print(format_groups(groups))
+    if summary["viewer"]:
+        print(f"viewer ({summary['viewer']}): {out / 'viewer.html'}")
+    return 0
+
+
+def main(argv=None) -> int:
+    return cli_main(run, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
