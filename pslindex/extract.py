@@ -1,4 +1,4 @@
-"""Subsequence extraction from per-residue scores (SPEC section 6)."""
+"""Subsequence extraction from per-residue scores (SPEC section 6; the authors' way, SPEC 10)."""
 
 from __future__ import annotations
 
@@ -90,6 +90,54 @@ def extract_peptides(sequence: str, scores, *, window: int = 5, k: float = 2.0,
     return peptides
 
 
+def extract_peptides_paper(sequence: str, scores, *, k: float = 2.0, flank: int = 2) -> list[Peptide]:
+    """High-scoring peptides as the authors' code extracts them (SPEC 10, ``--protocol paper``).
+
+    Every residue i with score > mean + k * sd (population sd, over the seen residues) gives the
+    interval [i - flank, i + flank + 1), clipped to the sequence; intervals, in order, are merged
+    while the next one starts before the current one ends (overlap; touching ones stay apart).
+
+    Parameters
+    ----------
+    sequence : str of length L
+    scores : array-like of shape (L,), float; NaN where the model never saw the residue (never selected)
+    k : float, default 2.0
+    flank : int, default 2 (residues taken on each side)
+
+    Returns
+    -------
+    list of Peptide(start, end, peptide), ordered by start
+
+    Examples
+    --------
+    >>> r = [0.0] * 30
+    >>> r[0] = r[6] = r[11] = 1.0      # threshold 0.82: residues 0, 6, 11 pass
+    >>> [(p.start, p.end) for p in extract_peptides_paper("A" * 30, r)]
+    [(0, 3), (4, 9), (9, 14)]
+    """
+    r = np.asarray(scores, dtype=np.float64)
+    if r.shape != (len(sequence),):
+        raise ValueError(f"scores has shape {r.shape}, the sequence is {len(sequence)} long")
+    seen = ~np.isnan(r)
+    if not seen.any():
+        return []
+    t = r[seen].mean() + k * r[seen].std()
+    selected = np.flatnonzero(seen & (np.where(seen, r, -np.inf) > t))
+    peptides: list[Peptide] = []
+    cur_start = cur_end = None
+    for i in selected:
+        start, end = max(int(i) - flank, 0), min(int(i) + flank + 1, len(r))
+        if cur_end is not None and start < cur_end:
+            cur_end = max(cur_end, end)
+            continue
+        if cur_end is not None:
+            peptides.append(Peptide(cur_start, cur_end, sequence[cur_start:cur_end]))
+        cur_start, cur_end = start, end
+    if cur_end is not None:
+        peptides.append(Peptide(cur_start, cur_end, sequence[cur_start:cur_end]))
+    return peptides
+
+
 def rotate_scores(scores, rng: np.random.Generator) -> np.ndarray:
     """The seen scores rotated by a random offset in [1, n) over the n seen positions; NaN stays NaN.
 
@@ -104,3 +152,19 @@ def rotate_scores(scores, rng: np.random.Generator) -> np.ndarray:
     if len(seen) > 1:
         out[seen] = np.roll(out[seen], int(rng.integers(1, len(seen))))
     return out
+
+
+PROTOCOLS = ("spec", "paper")
+
+
+def extract_by_protocol(sequence: str, scores, *, protocol: str = "spec", window: int = 5, k: float = 2.0,
+                        merge_adjacent: bool = False) -> list[Peptide]:
+    """SPEC 6's :func:`extract_peptides` (``protocol="spec"``) or the authors' :func:`extract_peptides_paper`.
+
+    ``window`` and ``merge_adjacent`` apply to ``spec`` only.
+    """
+    if protocol == "paper":
+        return extract_peptides_paper(sequence, scores, k=k)
+    if protocol != "spec":
+        raise ValueError(f"protocol {protocol!r}: choose from {PROTOCOLS}")
+    return extract_peptides(sequence, scores, window=window, k=k, merge_adjacent=merge_adjacent)

@@ -1,7 +1,14 @@
 """Hit rate of high-attribution peptides against Swiss-Prot (SPEC sections 6-7).
 
 ``python -m pslindex.hitrate attributions.parquet [--index data/index] [--label true|pred|both]
-[--window 5 --k 2] [--merge-adjacent] [--profile] [--out results/hitrate]``
+[--window 5 --k 2] [--merge-adjacent] [--protocol spec|paper] [--exclude-homologs] [--controls 20]
+[--profile] [--out results/hitrate]``
+
+``--protocol paper`` computes what the authors' released code computes (SPEC 10: single residues
+above mean + 2 sd with 2 on each side, all of a protein's peptides pooled, entries weighted
+min(len/|d|, 1), 0 when nothing matches, the protein itself kept); the default ``spec`` is SPEC 6-7.
+The protocol is recorded in the ``settings`` table. Rows without a true label (a user's own
+proteins) form the group ``unlabelled, vs predicted``.
 
 Writes ``OUT/hitrates.duckdb`` with tables
 
@@ -30,7 +37,7 @@ import pandas as pd
 
 from pslindex.classes import ALPHABET, CLASSES
 from pslindex.errors import ArgumentParser, PslError, cli_main
-from pslindex.extract import extract_peptides, rotate_scores
+from pslindex.extract import extract_by_protocol, rotate_scores
 from pslindex.files import check_replaceable, output_folder, read_parquet_columns
 from pslindex.homologs import HomologCache, HomologOptions, mmseqs_version, sequence_sha
 from pslindex.matcher import KmerIndex
@@ -84,12 +91,14 @@ def read_attributions(path: Path) -> pd.DataFrame:
 
 
 def peptides_table(df: pd.DataFrame, *, window: int = 5, k: float = 2.0, merge_adjacent: bool = False,
-                   controls: int = 0, seed: int = 0) -> pd.DataFrame:
+                   controls: int = 0, seed: int = 0, protocol: str = "spec") -> pd.DataFrame:
     """Extract peptides from every row, and from ``controls`` seeded rotations of its scores (SPEC 9.2).
 
     Returns columns ``row_id, rotation, peptide_id, start, end, peptide``; ``rotation`` 0 is the
     row's own scores, 1..R its rotations (the rotations of row i are the same whatever the other
-    rows: each row draws from its own generator, seeded by ``(seed, row_id)``).
+    rows: each row draws from its own generator, seeded by ``(seed, row_id)``). ``protocol``
+    "paper" extracts as the authors did (:func:`extract_peptides_paper`; ``window`` and
+    ``merge_adjacent`` do not apply).
     """
     rows = []
     for row_id, (sequence, scores) in enumerate(zip(df["sequence"], df["scores"], strict=True)):
@@ -97,7 +106,8 @@ def peptides_table(df: pd.DataFrame, *, window: int = 5, k: float = 2.0, merge_a
         rng = np.random.default_rng([seed, row_id])
         for rotation in range(controls + 1):
             values = scores if rotation == 0 else rotate_scores(scores, rng)
-            for p in extract_peptides(sequence, values, window=window, k=k, merge_adjacent=merge_adjacent):
+            for p in extract_by_protocol(sequence, values, protocol=protocol, window=window, k=k,
+                                         merge_adjacent=merge_adjacent):
                 rows.append((row_id, rotation, p.start, p.end, p.peptide))
     out = pd.DataFrame(rows, columns=["row_id", "rotation", "start", "end", "peptide"])
     out.insert(2, "peptide_id", np.arange(len(out), dtype=np.int64))
@@ -116,16 +126,17 @@ WITH self AS (
     LEFT JOIN idx.proteins own ON own.accession = regexp_replace(r.accession, '-\d+$', '')
     LEFT JOIN idx.accessions a ON a.accession = regexp_replace(r.accession, '-\d+$', '')
 ), nearest AS (
-    SELECT p.peptide_id, h.accession AS match_accession,
+    SELECT p.peptide_id, ha.accession AS match_accession,
            arg_min(h.position, abs(h.position - p.start)) AS match_position,
            min(abs(h.position - p.start)) AS distance
     FROM peptides p
     JOIN attributions r USING (row_id)
     JOIN self s ON s.accession = r.accession
-    JOIN hits h ON h.peptide = p.peptide
-    ANTI JOIN homologs hg ON hg.query_sha = r.sequence_sha AND hg.target = h.accession
-    WHERE regexp_replace(h.accession, '-\d+$', '') <> s.self_primary
-    GROUP BY p.peptide_id, h.accession
+    JOIN hits h ON h.pep_code = p.pep_code
+    JOIN hit_accessions ha ON ha.acc_code = h.acc_code
+    ANTI JOIN homologs hg ON hg.query_sha = r.sequence_sha AND hg.target = ha.accession
+    WHERE regexp_replace(ha.accession, '-\d+$', '') <> s.self_primary
+    GROUP BY p.peptide_id, ha.accession
 )
 SELECT n.*, CASE WHEN ? = 'none' OR n.distance = 0 THEN 1.0 ELSE 1.0 / n.distance END AS beta, pc.classes
 FROM nearest n JOIN idx.protein_classes pc ON pc.accession = n.match_accession
@@ -149,7 +160,7 @@ CREATE TABLE protein_hitrates AS
 WITH observed AS (
     SELECT r.row_id, r.run_id, r.model, r.method, r.accession, r.true_label, r.pred_label,
            r.true_label = r.pred_label AS correct,
-           count(ph.peptide_id) AS n_peptides, count(ph.hitrate_true) AS n_peptides_matched,
+           count(ph.peptide_id) AS n_peptides, count_if(ph.n_matches > 0) AS n_peptides_matched,
            avg(ph.hitrate_true) AS hitrate_true, avg(ph.hitrate_pred) AS hitrate_pred
     FROM attributions r LEFT JOIN peptide_hitrates ph ON ph.row_id = r.row_id AND ph.rotation = 0
     GROUP BY ALL
@@ -169,6 +180,113 @@ SELECT o.*, k.control_hitrate_true, k.control_hitrate_pred,
        k.n_true AS n_controls_defined
 FROM observed o JOIN control k USING (row_id) ORDER BY o.row_id;
 """
+
+# SPEC 10: the authors' hit rate. Every entry holding one of P's peptides counts once, for the first
+# of P's peptides (by position) it holds, at that peptide's first occurrence in it; weight
+# min(len / |offset|, 1); hit rate = weighted share of entries with the label, 0 when none matches;
+# P itself is not excluded. entry_classes holds each entry's classes as the protocol counts them.
+# 3-5-residue peptides occur in thousands of entries, times 21 rotations: the work goes in chunks of
+# rows (chunk_peptides, chunk_hits), with integer codes, keeping per rotation only the weight sums
+# and the matches of the observed scores (rotation 0).
+PAPER_SETUP_SQL = """
+CREATE TEMP TABLE homolog_codes AS
+SELECT hg.query_sha, ha.acc_code FROM homologs hg JOIN hit_accessions ha ON ha.accession = hg.target;
+CREATE TABLE matches (row_id BIGINT, rotation INTEGER, peptide_id BIGINT, match_accession VARCHAR,
+                      match_position BIGINT, distance BIGINT, beta DOUBLE, classes VARCHAR[]);
+CREATE TEMP TABLE peptide_counts (peptide_id BIGINT, n_matches BIGINT);
+CREATE TEMP TABLE rotation_scores (row_id BIGINT, rotation INTEGER, n_entries BIGINT, w DOUBLE, w_true DOUBLE,
+                                   w_pred DOUBLE);
+"""
+
+PAPER_CHUNK_SQL = """
+CREATE OR REPLACE TEMP TABLE contained AS
+SELECT p.row_id, p.rotation, p.peptide_id, p.start, length(p.peptide) AS len, h.acc_code,
+       min(h.position) AS match_position
+FROM chunk_peptides p
+JOIN attributions r USING (row_id)
+JOIN chunk_hits h ON h.pep_code = p.pep_code
+SEMI JOIN entry_classes ec ON ec.acc_code = h.acc_code
+ANTI JOIN homolog_codes hg ON hg.query_sha = r.sequence_sha AND hg.acc_code = h.acc_code
+GROUP BY ALL;
+
+INSERT INTO peptide_counts SELECT peptide_id, count(*) FROM contained GROUP BY peptide_id;
+
+CREATE OR REPLACE TEMP TABLE chunk_matches AS
+WITH first_peptide AS (
+    SELECT row_id, rotation, acc_code, arg_min(struct_pack(peptide_id, start, len, match_position), start) AS f
+    FROM contained GROUP BY ALL
+)
+SELECT fp.row_id, fp.rotation, fp.f.peptide_id AS peptide_id, fp.acc_code,
+       fp.f.match_position AS match_position, abs(fp.f.match_position - fp.f.start) AS distance,
+       CASE WHEN fp.f.match_position = fp.f.start THEN 1.0
+            ELSE least(fp.f.len / abs(fp.f.match_position - fp.f.start), 1.0) END AS beta
+FROM first_peptide fp;
+
+INSERT INTO matches
+SELECT m.row_id, m.rotation, m.peptide_id, ec.accession, m.match_position, m.distance, m.beta, ec.classes
+FROM chunk_matches m JOIN entry_classes ec USING (acc_code) WHERE m.rotation = 0
+ORDER BY m.row_id, ec.accession;
+
+INSERT INTO rotation_scores
+SELECT m.row_id, m.rotation, count(*), sum(m.beta),
+       sum(CASE WHEN list_contains(ec.classes, r.true_label) THEN m.beta ELSE 0 END),
+       sum(CASE WHEN list_contains(ec.classes, r.pred_label) THEN m.beta ELSE 0 END)
+FROM chunk_matches m JOIN entry_classes ec USING (acc_code) JOIN attributions r USING (row_id)
+GROUP BY m.row_id, m.rotation;
+"""
+
+PAPER_SQL = r"""
+CREATE TABLE peptide_hitrates AS  -- the protocol has no per-peptide hit rate: counts only
+SELECT p.peptide_id, p.row_id, p.rotation, p.peptide, p.start, coalesce(c.n_matches, 0) AS n_matches,
+       CAST(NULL AS DOUBLE) AS hitrate_true, CAST(NULL AS DOUBLE) AS hitrate_pred
+FROM peptides p LEFT JOIN peptide_counts c USING (peptide_id)
+ORDER BY p.peptide_id;
+
+CREATE TABLE protein_hitrates AS
+WITH per_rotation AS (
+    SELECT r.row_id, k.rotation, coalesce(s.n_entries, 0) AS n_entries, s.w, s.w_true, s.w_pred
+    FROM attributions r CROSS JOIN rotation_ids k
+    LEFT JOIN rotation_scores s ON s.row_id = r.row_id AND s.rotation = k.rotation
+), scored AS (
+    SELECT p.row_id, p.rotation, p.n_entries,
+           CASE WHEN r.true_label IS NULL THEN NULL WHEN p.n_entries > 0 THEN p.w_true / p.w ELSE 0 END AS h_true,
+           CASE WHEN p.n_entries > 0 THEN p.w_pred / p.w ELSE 0 END AS h_pred
+    FROM per_rotation p JOIN attributions r USING (row_id)
+), per_row_peptides AS (
+    SELECT row_id, count(*) AS n_peptides, count_if(n_matches > 0) AS n_peptides_matched
+    FROM peptide_hitrates WHERE rotation = 0 GROUP BY row_id
+), observed AS (
+    SELECT r.row_id, r.run_id, r.model, r.method, r.accession, r.true_label, r.pred_label,
+           r.true_label = r.pred_label AS correct,
+           coalesce(pc.n_peptides, 0) AS n_peptides, coalesce(pc.n_peptides_matched, 0) AS n_peptides_matched,
+           s.h_true AS hitrate_true, s.h_pred AS hitrate_pred, s.n_entries
+    FROM attributions r JOIN scored s ON s.row_id = r.row_id AND s.rotation = 0
+    LEFT JOIN per_row_peptides pc ON pc.row_id = r.row_id
+), control AS (
+    SELECT o.row_id, avg(c.h_true) AS control_hitrate_true, avg(c.h_pred) AS control_hitrate_pred,
+           count(c.h_true) AS n_true, count(c.h_pred) AS n_pred,
+           count_if(c.h_true >= o.hitrate_true) AS ge_true, count_if(c.h_pred >= o.hitrate_pred) AS ge_pred
+    FROM observed o LEFT JOIN scored c ON c.row_id = o.row_id AND c.rotation > 0 GROUP BY o.row_id
+)
+SELECT o.*, k.control_hitrate_true, k.control_hitrate_pred,
+       CASE WHEN o.hitrate_true IS NOT NULL AND k.n_true > 0 THEN (1 + k.ge_true) / (1 + k.n_true) END AS p_true,
+       CASE WHEN o.hitrate_pred IS NOT NULL AND k.n_pred > 0 THEN (1 + k.ge_pred) / (1 + k.n_pred) END AS p_pred,
+       k.n_true AS n_controls_defined
+FROM observed o JOIN control k USING (row_id) ORDER BY o.row_id;
+"""
+
+# Sources that list an entry's locations in the order the curators wrote them: the authors counted
+# the first one only (SPEC 10). The Debian source's GO terms have no such order: all classes count.
+ORDERED_SOURCES = ("uniprot", "uniprot-local", "uniprot-tsv")
+ENTRY_CLASSES_SQL = {
+    "first": """CREATE TEMP TABLE entry_classes AS
+                SELECT ha.acc_code, l.accession, [arg_min(l.class, l.rowid)] AS classes
+                FROM idx.locations l JOIN hit_accessions ha ON ha.accession = l.accession
+                WHERE l.class IS NOT NULL GROUP BY ALL""",
+    "all": """CREATE TEMP TABLE entry_classes AS
+              SELECT ha.acc_code, pc.accession, pc.classes
+              FROM idx.protein_classes pc JOIN hit_accessions ha ON ha.accession = pc.accession""",
+}
 
 PROFILE_SQL = """
 CREATE TABLE protein_profiles AS
@@ -240,7 +358,7 @@ def group_table(con: duckdb.DuckDBPyConnection, labels: str = "both", *, n_boot:
                 "run_id": run_id, "model": model, "method": method, "group": name, "label": label,
                 "proteins": len(rows), "n": len(values), "mean": mean, "ci_low": lo, "ci_high": hi,
                 "proteins_no_peptides": int((rows.n_peptides == 0).sum()),
-                "proteins_no_match": int(((rows.n_peptides > 0) & rows[f"hitrate_{label}"].isna()).sum()),
+                "proteins_no_match": int(((rows.n_peptides > 0) & (rows.n_peptides_matched == 0)).sum()),
                 "peptides": len(peps), "peptides_no_match": int((peps.n_matches == 0).sum()),
                 "base_rate": base_rate, "enrichment": mean / base_rate if base_rate else float("nan"),
                 "control_mean": float(rows[f"control_hitrate_{label}"].mean()),
@@ -262,6 +380,7 @@ class HitRateOptions:
     controls: int = 20            # rotations per row (SPEC 9.2); 0: none
     seed: int = 0
     exclude_homologs: bool = False
+    protocol: str = "spec"        # spec: SPEC 6-7; paper: the authors' extraction and hit rate (SPEC 10)
     homologs: HomologOptions = field(default_factory=HomologOptions)
 
     def check(self) -> None:
@@ -272,6 +391,10 @@ class HitRateOptions:
             raise PslError(f"--k {self.k}: must be a finite number >= 0")
         if self.controls < 0:
             raise PslError(f"--controls {self.controls}: must be 0 (none) or more")
+        if self.protocol not in ("spec", "paper"):
+            raise PslError(f"--protocol {self.protocol!r}: choose spec or paper")
+        if self.protocol == "paper" and self.beta != "spec":
+            raise PslError("--beta none applies to --protocol spec only (the paper's weight is min(len/|d|, 1))")
         if self.beta not in ("spec", "none"):
             raise PslError(f"--beta {self.beta!r}: choose spec or none")
         if not self.homologs.evalue > 0:
@@ -295,6 +418,36 @@ EMPTY_HOMOLOGS = pd.DataFrame({"query_sha": pd.Series(dtype=str), "target": pd.S
                                "pident": pd.Series(dtype=float)})
 
 
+PAPER_CHUNK_PEPTIDES = 40_000  # peptides matched at a time under --protocol paper (bounds memory)
+
+
+def coded_hits(matcher: KmerIndex, peptides: pd.DataFrame) -> pd.DataFrame:
+    """Every hit of ``peptides`` as integer codes (pep_code, acc_code, position); sets ``peptides.pep_code``.
+
+    ``acc_code`` indexes the matcher's accessions; strings for millions of hits would cost GBs.
+    """
+    unique = list(dict.fromkeys(peptides["peptide"]))
+    peptides["pep_code"] = pd.Categorical(peptides["peptide"], categories=unique).codes.astype(np.int32)
+    found = matcher.find(unique)
+    return pd.DataFrame({"pep_code": found.peptide.cat.codes.astype(np.int32),
+                         "acc_code": found.accession.cat.codes.astype(np.int32), "position": found.position})
+
+
+def row_chunks(peptides: pd.DataFrame, size: int):
+    """``peptides`` in consecutive slices of whole rows (all rotations of a row together), ~``size`` each."""
+    if peptides.empty:
+        return
+    row_ids = peptides["row_id"].to_numpy()
+    cuts = [0]
+    while cuts[-1] < len(peptides):
+        end = min(cuts[-1] + size, len(peptides))
+        if end < len(peptides):  # end on a row boundary
+            end = int(np.searchsorted(row_ids, row_ids[end - 1], side="right"))
+        cuts.append(end)
+    for a, b in zip(cuts[:-1], cuts[1:], strict=True):
+        yield peptides.iloc[a:b]
+
+
 def compute(attributions: pd.DataFrame, index_dir: Path, out_file: Path, options: HitRateOptions = HitRateOptions(),
             *, labels: str = "both", profile: bool = False, matcher: KmerIndex | None = None,
             progress: bool = False) -> pd.DataFrame:
@@ -305,12 +458,13 @@ def compute(attributions: pd.DataFrame, index_dir: Path, out_file: Path, options
     options.check()
     require_locations(index_dir)
     peptides = peptides_table(attributions, window=options.window, k=options.k,
-                              merge_adjacent=options.merge_adjacent, controls=options.controls, seed=options.seed)
+                              merge_adjacent=options.merge_adjacent, controls=options.controls, seed=options.seed,
+                              protocol=options.protocol)
     rows = attributions.drop(columns=["scores", "probs"]).assign(
         row_id=np.arange(len(attributions)), sequence_sha=[sequence_sha(s) for s in attributions.sequence])
     settings = {"window": options.window, "k": options.k, "merge_adjacent": options.merge_adjacent,
                 "beta": options.beta, "controls": options.controls, "seed": options.seed,
-                "exclude_homologs": options.exclude_homologs}
+                "exclude_homologs": options.exclude_homologs, "protocol": options.protocol}
     homologs = EMPTY_HOMOLOGS
     if options.exclude_homologs:
         cache = HomologCache(index_dir, options.homologs)
@@ -318,19 +472,44 @@ def compute(attributions: pd.DataFrame, index_dir: Path, out_file: Path, options
         settings.update({f"homolog_{k}": v for k, v in cache.record().items()})
         settings["homolog_capped_queries"] = cache.capped()
     matcher = matcher or KmerIndex.load(index_dir)
-    hits = matcher.find(peptides["peptide"].tolist()).astype({"peptide": str, "accession": str})
+    hit_accessions = pd.DataFrame({"acc_code": np.arange(len(matcher.accessions), dtype=np.int32),
+                                   "accession": pd.Series(matcher.accessions, dtype=object)})
+    # SPEC 7's peptides (>= 5 residues, few): every hit at once; the paper's: per chunk of rows (below)
+    peptides["pep_code"] = np.int32(-1)
+    hits = (coded_hits(matcher, peptides) if options.protocol == "spec" else
+            pd.DataFrame({"pep_code": np.empty(0, np.int32), "acc_code": np.empty(0, np.int32),
+                          "position": np.empty(0, np.int64)}))
     con = duckdb.connect(str(out_file))
     try:
         con.execute("ATTACH ? AS idx (READ_ONLY)", [str(index_file(index_dir))])
-        tables = (("attributions", rows), ("peptides", peptides), ("hits", hits), ("homologs", homologs),
+        tables = (("attributions", rows), ("peptides", peptides), ("hits", hits),
+                  ("hit_accessions", hit_accessions), ("homologs", homologs),
                   ("class_names", pd.DataFrame({"class": list(CLASSES)})),
                   ("settings", pd.DataFrame({"key": list(settings), "value": [str(v) for v in settings.values()]})))
         for name, frame in tables:
             con.register(f"{name}_df", frame)
             con.execute(f"CREATE TABLE {name} AS SELECT * FROM {name}_df")  # fixed table names only
             con.unregister(f"{name}_df")
-        con.execute(MATCHES_SQL, [options.beta])
-        con.execute(HITRATES_SQL)
+        if options.protocol == "paper":
+            source = con.execute("SELECT value FROM idx.meta WHERE key = 'source'").fetchone()
+            ordered = source is not None and source[0] in ORDERED_SOURCES
+            con.execute(ENTRY_CLASSES_SQL["first" if ordered else "all"])
+            con.execute("CREATE TEMP TABLE rotation_ids AS SELECT range::INTEGER AS rotation FROM range(0, ?)",
+                        [options.controls + 1])
+            con.execute(PAPER_SETUP_SQL)
+            for chunk in row_chunks(peptides, PAPER_CHUNK_PEPTIDES):
+                chunk = chunk.copy()
+                con.register("chunk_hits", coded_hits(matcher, chunk))
+                con.register("chunk_peptides", chunk)
+                con.execute(PAPER_CHUNK_SQL)
+                con.unregister("chunk_hits")
+                con.unregister("chunk_peptides")
+            con.execute(PAPER_SQL)
+            con.execute("INSERT INTO settings VALUES ('entry_classes', ?)",
+                        ["first listed location" if ordered else "all classes"])
+        else:
+            con.execute(MATCHES_SQL, [options.beta])
+            con.execute(HITRATES_SQL)
         if profile:
             con.execute(PROFILE_SQL)
         groups = group_table(con, labels, seed=options.seed)
@@ -339,7 +518,8 @@ def compute(attributions: pd.DataFrame, index_dir: Path, out_file: Path, options
         # the homolog pairs by the rows' accessions, for SQL users
         con.execute("CREATE OR REPLACE TABLE homologs AS SELECT DISTINCT r.accession, h.* FROM homologs h "
                     "JOIN attributions r ON r.sequence_sha = h.query_sha ORDER BY r.accession, h.evalue")
-        con.execute("DROP TABLE hits; DROP TABLE class_names")
+        con.execute("DROP TABLE hits; DROP TABLE hit_accessions; DROP TABLE class_names; "
+                    "ALTER TABLE peptides DROP COLUMN pep_code")
         con.execute("DETACH idx")
         return groups
     finally:
@@ -361,6 +541,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--controls", type=int, default=d.controls,
                         help="rotations of each row's scores as its chance control (SPEC 9.2; default 20, 0: none)")
     parser.add_argument("--seed", type=int, default=d.seed, help="seed of the rotations and the bootstrap")
+    parser.add_argument("--protocol", choices=("spec", "paper"), default=d.protocol,
+                        help="spec: SPEC 6-7 (default); paper: the authors' extraction and hit rate (SPEC 10)")
     parser.add_argument("--exclude-homologs", action="store_true",
                         help="leave out every index entry homologous to the protein (MMseqs2, SPEC 9.1)")
     parser.add_argument("--homolog-evalue", type=float, default=d.homologs.evalue, help="default 1e-3")
@@ -398,6 +580,7 @@ def run(argv=None) -> int:
     args = build_parser().parse_args(argv)
     options = HitRateOptions(window=args.window, k=args.k, merge_adjacent=args.merge_adjacent, beta=args.beta,
                              controls=args.controls, seed=args.seed, exclude_homologs=args.exclude_homologs,
+                             protocol=args.protocol,
                              homologs=HomologOptions(evalue=args.homolog_evalue, sensitivity=args.homolog_sensitivity,
                                                      max_seqs=args.homolog_max_seqs, threads=args.threads))
     options.check()
@@ -416,7 +599,10 @@ def run(argv=None) -> int:
         with duckdb.connect(str(tmp / "hitrates.duckdb"), read_only=True) as con:
             con.execute("SELECT * FROM protein_hitrates").df().to_parquet(tmp / "hitrates.parquet", index=False)
     print(f"Swiss-Prot index: {meta.get('source')} ({meta.get('release')}), built {meta.get('built_at')}")
-    print(f"Hit rate, window {options.window}, k {options.k:g}, beta {options.beta}, {options.controls} control "
+    how = ("the authors' protocol (SPEC 10: residues > mean + k sd with 2 on each side, entries weighted "
+           "min(len/|d|, 1), the protein itself kept)" if options.protocol == "paper" else
+           f"window {options.window}, beta {options.beta}")
+    print(f"Hit rate, {how}, k {options.k:g}, {options.controls} control "
           f"rotations per row, homologs {'excluded' if options.exclude_homologs else 'kept'}; "
           f"{len(attributions)} rows in {time.time() - started:.1f} s")
     print(format_groups(groups))

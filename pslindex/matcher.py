@@ -364,10 +364,10 @@ class KmerIndex:
         long, short = np.flatnonzero(lengths >= K), np.flatnonzero(lengths < K)
         if not len(short):
             pep_idx, seq, pos = self._find_long(unique)
-        else:  # rare: extraction windows are >= 5 long
+        else:  # SPEC 6 windows are >= 5 long; the authors' end-clipped peptides (SPEC 10) can be 3 or 4
             pep_idx, seq, pos = self._find_long([unique[i] for i in long])
             self._check_letters([unique[i] for i in short])
-            s_idx, s_pos = aho_corasick_find([unique[i] for i in short], self.text)
+            s_idx, s_pos = self._find_short([unique[i] for i in short])
             s_seq = np.searchsorted(self.starts, s_pos, side="right") - 1
             pep_idx = np.concatenate([long[pep_idx], short[s_idx]]).astype(np.int32)
             seq = np.concatenate([seq, s_seq]).astype(np.int32)
@@ -392,6 +392,48 @@ class KmerIndex:
         if getattr(self, "_block_seq", None) is None:
             self._block_seq = _block_table(np.asarray(self.starts), len(self.text))
         return self._block_seq
+
+    def _find_short(self, peptides: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """(peptide index, text position) of every occurrence of peptides shorter than 5, without a scan.
+
+        The 5-mers that start with a peptide P of length m are one range of codes,
+        [code(P) * 25^(5-m), (code(P) + 1) * 25^(5-m)), so their positions are one slice of the CSR
+        index; occurrences too close to a sequence's end for a 5-mer to start there are looked up
+        in a sorted table of those tail positions' m-mer codes (built on first use).
+        """
+        idx_parts, pos_parts = [], []
+        offsets, positions = np.asarray(self.offsets), self.positions
+        for i, pep in enumerate(peptides):
+            m = len(pep)
+            code = 0
+            for c in _LUT[np.frombuffer(pep.encode("ascii"), np.uint8)]:
+                code = code * SIGMA + int(c)
+            lo, hi = code * SIGMA ** (K - m), (code + 1) * SIGMA ** (K - m)
+            tail_codes, tail_pos = self._tails(m)
+            a, b = np.searchsorted(tail_codes, [code, code + 1])
+            found = np.concatenate([np.asarray(positions[offsets[lo]:offsets[hi]], dtype=np.int64), tail_pos[a:b]])
+            idx_parts.append(np.full(len(found), i, dtype=np.int64))
+            pos_parts.append(found)
+        if not idx_parts:
+            return np.empty(0, np.int64), np.empty(0, np.int64)
+        return np.concatenate(idx_parts), np.concatenate(pos_parts)
+
+    def _tails(self, m: int) -> tuple[np.ndarray, np.ndarray]:
+        """Sorted m-mer codes (and their text positions) of the positions where no 5-mer starts but an m-mer fits."""
+        cache = self.__dict__.setdefault("_tail_cache", {})
+        if m not in cache:
+            ends = np.asarray(self.starts[1:], dtype=np.int64) - 1  # separator after each sequence
+            firsts = np.asarray(self.starts[:-1], dtype=np.int64)
+            pos = (ends[:, None] - np.arange(K - 1, m - 1, -1)[None, :]).ravel()  # end-4 .. end-m
+            owner = np.repeat(firsts, K - m)
+            pos = pos[pos >= owner]  # sequences shorter than 4
+            codes = np.zeros(len(pos), dtype=np.int64)
+            text = np.asarray(self.text)
+            for j in range(m):
+                codes = codes * SIGMA + text[pos + j]
+            order = np.argsort(codes, kind="stable")
+            cache[m] = (codes[order], pos[order])
+        return cache[m]
 
     @staticmethod
     def _check_letters(peptides: list[str]) -> None:

@@ -30,7 +30,7 @@ import pandas as pd
 from sklearn.metrics import average_precision_score
 
 from pslindex.errors import ArgumentParser, PslError, cli_main
-from pslindex.extract import extract_peptides, rotate_scores, window_scores
+from pslindex.extract import PROTOCOLS, extract_by_protocol, rotate_scores, window_scores
 from pslindex.files import atomic_output, read_parquet_columns
 from pslindex.stats import bootstrap_ci
 from pslmodels.data import DATA_DIR
@@ -79,8 +79,12 @@ def signal_accessions(path: str | Path = DEFAULT_SIGNALS) -> set[str]:
 
 
 def protein_metrics(sequence: str, scores: np.ndarray, mask: np.ndarray, *, window: int = 5,
-                    k: float = 2.0) -> dict | None:
-    """The four measures for one protein and one signal mask (bool, shape (L,)); None if no signal residue was seen."""
+                    k: float = 2.0, protocol: str = "spec") -> dict | None:
+    """The four measures for one protein and one signal mask (bool, shape (L,)); None if no signal residue was seen.
+
+    ``protocol`` says how the peptides of ``overlap`` and ``iou`` are extracted (SPEC 6, or the
+    authors' way of SPEC 10); AUPRC and pointing do not extract.
+    """
     seen = ~np.isnan(scores)
     if not mask[seen].any():
         return None
@@ -91,7 +95,7 @@ def protein_metrics(sequence: str, scores: np.ndarray, mask: np.ndarray, *, wind
         best = means[complete].max()
         tops = np.flatnonzero(complete & (means >= best - 1e-12 * max(1.0, abs(best))))
         pointing = float(np.mean([mask[t:t + window].any() for t in tops]))
-    peptides = extract_peptides(sequence, scores, window=window, k=k)
+    peptides = extract_by_protocol(sequence, scores, protocol=protocol, window=window, k=k)
     extracted = np.zeros(len(sequence), dtype=bool)
     for p in peptides:
         extracted[p.start:p.end] = True
@@ -161,7 +165,7 @@ def prior_scores(prior: tuple[np.ndarray, np.ndarray], scores: np.ndarray) -> np
 
 
 def per_protein(attributions: pd.DataFrame, signals: pd.DataFrame, *, window: int = 5, k: float = 2.0,
-                seed: int = 0, priors: dict | None = None) -> pd.DataFrame:
+                seed: int = 0, priors: dict | None = None, protocol: str = "spec") -> pd.DataFrame:
     """One row per (attribution row or baseline, signal type) with the measures of :func:`protein_metrics`.
 
     Baselines: ``<method> rotated`` per explanation row; per protein and run ``random scores`` and
@@ -197,7 +201,7 @@ def per_protein(attributions: pd.DataFrame, signals: pd.DataFrame, *, window: in
         types = [("any", codes != 0)] + [(SIGNAL_TYPES[c], codes == c) for c in np.unique(codes) if c]
         for method, values in variants:
             for signal, mask in types:
-                m = protein_metrics(r.sequence, values, mask, window=window, k=k)
+                m = protein_metrics(r.sequence, values, mask, window=window, k=k, protocol=protocol)
                 if m is not None:
                     rows.append({"run_id": run_key[0], "model": r.model, "method": method, "signal": signal,
                                  "accession": r.accession, **m})
@@ -295,6 +299,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--window", type=int, default=5)
     parser.add_argument("--k", type=float, default=2.0)
     parser.add_argument("--seed", type=int, default=0, help="for the random baselines and the bootstrap")
+    parser.add_argument("--protocol", choices=PROTOCOLS, default="spec",
+                        help="peptide extraction for overlap/IoU: spec (SPEC 6) or paper (the authors', SPEC 10)")
     parser.add_argument("--run", type=Path, default=None,
                         help="the run the attributions came from: its validation proteins give each method's "
                              "position prior (SPEC 9.3); without it only the ramps are baselines")
@@ -318,11 +324,12 @@ def run(argv=None) -> int:
         priors = {(r, m): p for r in run_ids for m, p in learnt.items()}
         prior_note = (f"position prior: learnt on {args.prior_proteins} validation proteins of {args.run} "
                       "(never test proteins)")
-    proteins = per_protein(attributions, signals, window=args.window, k=args.k, seed=args.seed, priors=priors)
+    proteins = per_protein(attributions, signals, window=args.window, k=args.k, seed=args.seed, priors=priors,
+                           protocol=args.protocol)
     if proteins.empty:
         raise PslError(f"{args.attributions}: none of its {attributions.accession.nunique()} proteins has "
                        f"sorting-signal annotations in {args.signals}")
-    summary = summarize(proteins, seed=args.seed)
+    summary = summarize(proteins, seed=args.seed).assign(protocol=args.protocol)  # recorded in the output
     margins = positional_margins(proteins, seed=args.seed)
     out = args.out or args.attributions.with_name("plausibility.csv")
     with atomic_output(out) as tmp:
@@ -334,7 +341,8 @@ def run(argv=None) -> int:
     with atomic_output(per_protein_file) as tmp:
         proteins.to_parquet(tmp, index=False)
     print(f"{proteins.accession.nunique()} proteins with annotated sorting signals "
-          f"(of {attributions.accession.nunique()} in {args.attributions.name}); {prior_note}")
+          f"(of {attributions.accession.nunique()} in {args.attributions.name}); {prior_note}; peptides for "
+          f"overlap/IoU extracted with --protocol {args.protocol}")
     print(format_table(summary).to_string(index=False))
     if not margins.empty:
         print("\nMargin over the best positional baseline (paired, protein-level 95 % interval; > 0 = beats position):")

@@ -219,7 +219,8 @@ def predict(fasta: Path, out: Path, options: PredictOptions | None = None) -> di
         if options.view_limit and methods:
             viewer = _viewer(tmp, options.view_limit)
     duplicates = {acc: k for acc, k in seen.items() if k > 1}
-    return {**labelled_scores(out / "predictions.parquet"), "proteins": n, "seconds": seconds, "skipped": skipped, "duplicates": duplicates,
+    return {**labelled_scores(out / "predictions.parquet"), "proteins": n, "seconds": seconds, "skipped": skipped,
+            "duplicates": duplicates,
             "methods": [m.name for m in methods], "model": str(run_path), "hitrate": hitrate_summary,
             "viewer": viewer}
 

@@ -29,7 +29,7 @@ import pandas as pd
 
 from pslindex.classes import CLASSES
 from pslindex.errors import ArgumentParser, PslError, cli_main
-from pslindex.extract import extract_peptides
+from pslindex.extract import PROTOCOLS, extract_by_protocol
 from pslindex.files import atomic_output, read_parquet_columns
 from pslmodels.plausibility import DEFAULT_SIGNALS, SIGNAL_NAMES, SIGNAL_TYPES, read_signals
 
@@ -86,7 +86,8 @@ def max_abs(values) -> float:
 
 
 def protein_records(frame: pd.DataFrame, methods: list[str], peptide_hits: pd.DataFrame | None,
-                    signals: pd.DataFrame | None, *, window: int = 5, k: float = 2.0) -> list[dict]:
+                    signals: pd.DataFrame | None, *, window: int = 5, k: float = 2.0,
+                    protocol: str = "spec") -> list[dict]:
     """One JSON-ready record per protein (first run in the file): scores quantised to -100..100 per method row."""
     frame = frame[frame.method.isin(methods)]
     first_run = frame.run_id.iloc[0]
@@ -121,7 +122,7 @@ def protein_records(frame: pd.DataFrame, methods: list[str], peptide_hits: pd.Da
                              _clean(p.hitrate_pred)] for p in part.sort_values("start").itertuples()]
             else:  # no hit-rate results for this row (none given, or none extracted there): extract here
                 peptides = [[p.start, p.end, None, None, None]
-                            for p in extract_peptides(row.sequence, scores, window=window, k=k)]
+                            for p in extract_by_protocol(row.sequence, scores, protocol=protocol, window=window, k=k)]
             record["methods"].append({"name": method, "pred": row.pred_label,
                                       "probs": [round(float(v), 3) for v in row.probs],
                                       "scores": quant, "peptides": peptides})
@@ -205,6 +206,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--signals", type=Path, default=None, help=f"sorting signals (default: {DEFAULT_SIGNALS})")
     parser.add_argument("--window", type=int, default=5)
     parser.add_argument("--k", type=float, default=2.0)
+    parser.add_argument("--protocol", choices=PROTOCOLS, default="spec",
+                        help="how peptides are extracted when no hit-rate results give them: spec or paper (SPEC 10)")
     parser.add_argument("--out", type=Path, default=None,
                         help="FILE.html or FILE.png (default: an HTML beside the input)")
     return parser
@@ -233,14 +236,15 @@ def run(argv=None) -> int:
         signals = read_signals(args.signals)
     else:
         signals = read_signals(DEFAULT_SIGNALS) if DEFAULT_SIGNALS.is_file() else None
-    records = protein_records(frame, methods, read_peptide_hits(hitrates), signals, window=args.window, k=args.k)
+    records = protein_records(frame, methods, read_peptide_hits(hitrates), signals, window=args.window, k=args.k,
+                              protocol=args.protocol)
     with atomic_output(out) as tmp:
         if out.suffix.lower() == ".png":
             render_png(records[0], tmp)
         else:
             tmp.write_text(render_html(records, title=f"{args.attributions.name}: attributions",
                                        source=str(args.attributions)), encoding="utf-8")
-    print(f"{len(records)} protein(s), methods {', '.join(methods)}"
+    print(f"{len(records)} protein(s), methods {', '.join(methods)}, peptides as --protocol {args.protocol}"
           f"{', hit rates from ' + str(hitrates) if hitrates else ', no hit rates (none given)'}"
           f"{'' if signals is not None else ', no sorting-signal file'} -> {out}")
     return 0

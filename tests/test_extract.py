@@ -67,3 +67,31 @@ def test_short_sequence_and_shape_error():
     assert extract_peptides("ACD", [1.0, 2.0, 3.0]) == []
     with pytest.raises(ValueError, match="shape"):
         extract_peptides("ACDE", [1.0])
+
+
+def test_paper_extraction_hand_computed():
+    """SPEC 10: residue threshold, 2 on each side clipped at both ends, overlap (not adjacency) merges."""
+    from pslindex.extract import extract_peptides_paper
+
+    seq = "ACDEFGHIKLMNPQRSTVWY" * 2  # 40
+    r = np.zeros(40)
+    r[[0, 39]] = 1.0                 # both ends: clipped intervals
+    assert [(p.start, p.end) for p in extract_peptides_paper(seq, r)] == [(0, 3), (37, 40)]
+    r = np.zeros(40)
+    r[[10, 15]] = 1.0                # [8, 13) and [13, 18) touch: two peptides
+    assert [(p.start, p.end) for p in extract_peptides_paper(seq, r)] == [(8, 13), (13, 18)]
+    r = np.zeros(40)
+    r[[10, 14]] = 1.0                # [8, 13) and [12, 17) overlap: one
+    assert [(p.start, p.end, p.peptide) for p in extract_peptides_paper(seq, r)] == [(8, 17, seq[8:17])]
+    r = np.full(40, np.nan)
+    r[:20] = 0.0
+    r[5] = 1.0                       # threshold over the seen residues only; NaN never selected
+    assert [(p.start, p.end) for p in extract_peptides_paper(seq, r)] == [(3, 8)]
+    # the threshold is on single residues: a flat-but-noisy score (random weights) still gives peptides,
+    # where SPEC 6's 5-residue window means give none
+    from pslindex.extract import extract_peptides
+
+    logits = np.exp(np.random.default_rng(1).uniform(0, 1, 400))  # random-logits weights
+    weights = logits / logits.sum()
+    assert extract_peptides("A" * 400, weights) == []
+    assert len(extract_peptides_paper("A" * 400, weights)) > 0

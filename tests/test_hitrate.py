@@ -256,3 +256,51 @@ def test_full_index_deeploc_test_set_three_methods(tmp_path):
         ref = reference_peptide_hitrate(row.peptide, row.start, row.accession, row.true_label,
                                         index / "sprot.duckdb")
         assert (ref is None and pd.isna(row.hitrate_true)) or row.hitrate_true == pytest.approx(ref, abs=1e-12)
+
+
+def test_paper_protocol_hand_computed(tmp_path):
+    """SPEC 10 on a hand-made index: one count per entry (first peptide by position, first occurrence),
+    weight min(len/|d|, 1), first listed location only, the protein itself kept, 0 on no match."""
+    g = "G"
+    query = g * 10 + "WKLMH" + g * 25 + "PQRST" + g * 15                       # 60; peptides at 10 and 40
+    entries = [  # (accession, sequence, locations as UniProt writes them)
+        ("E1", query, "SUBCELLULAR LOCATION: Nucleus."),                        # itself: d 0, w 1
+        ("E2", g * 30 + "WKLMH" + g * 10 + "PQRST" + g * 10,                    # first peptide at 30: w 5/20
+         "SUBCELLULAR LOCATION: Cytoplasm. Nucleus."),                          # first listed: Cytoplasm
+        ("E3", g * 12 + "WKLMH" + g * 23 + "WKLMH" + g * 5, "SUBCELLULAR LOCATION: Secreted."),  # d 2: w 1
+        ("E4", g * 10 + "WKLMH" + g * 10, ""),                                  # no location: not counted
+        ("E5", "ACDEFHIKLMNVWY" * 3, "SUBCELLULAR LOCATION: Nucleus."),         # holds no peptide
+        ("E6", g * 45 + "PQRST" + g * 5, "SUBCELLULAR LOCATION: Mitochondrion."),  # only PQRST, d 5: w 1
+    ]
+    tsv = tmp_path / "hand.tsv"
+    tsv.write_text("Entry\tSequence\tSubcellular location [CC]\n" + "".join(f"{a}\t{s}\t{c}\n" for a, s, c in entries))
+    index = tmp_path / "index"
+    assert build_cli.main(["--source", str(tsv), "--out", str(index), "--quiet"]) == 0
+    spikes = np.zeros(60)
+    spikes[[12, 42]] = 1.0
+    alone = g * 20 + "YWYWY" + g * 35                                             # a peptide nobody holds
+    lone = np.zeros(60)
+    lone[22] = 1.0
+    rows = pd.DataFrame({
+        "run_id": "r", "model": "m", "method": "attention", "accession": ["E1", "Z9"],
+        "sequence": [query, alone], "true_label": ["Nucleus", "Nucleus"], "pred_label": ["Cytoplasm", "Nucleus"],
+        "probs": [np.full(10, 0.1, np.float32)] * 2, "scores": [spikes, lone]})
+    path = _write(rows, tmp_path / "a.parquet")
+    for protocol in ("paper", "spec"):
+        assert hitrate.main([str(path), "--index", str(index), "--controls", "0", "--protocol", protocol,
+                             "--out", str(tmp_path / protocol)]) == 0
+    paper = pd.read_parquet(tmp_path / "paper" / "hitrates.parquet").set_index("accession")
+    total = 1 + 5 / 20 + 1 + 1                                                   # E1, E2, E3, E6
+    assert paper.loc["E1", "hitrate_true"] == pytest.approx(1 / total)           # E1 only (E2's first is Cytoplasm)
+    assert paper.loc["E1", "hitrate_pred"] == pytest.approx((5 / 20) / total)    # E2
+    assert paper.loc["E1", "n_entries"] == 4 and paper.loc["E1", "n_peptides"] == 2
+    assert paper.loc["Z9", "hitrate_true"] == 0 and paper.loc["Z9", "n_peptides"] == 1   # 0, not undefined
+    with duckdb.connect(str(tmp_path / "paper" / "hitrates.duckdb"), read_only=True) as con:
+        weights = dict(con.execute("SELECT match_accession, beta FROM matches").fetchall())
+        settings = dict(con.execute("SELECT key, value FROM settings").fetchall())
+    assert weights == pytest.approx({"E1": 1.0, "E2": 0.25, "E3": 1.0, "E6": 1.0})
+    assert settings["protocol"] == "paper" and settings["entry_classes"] == "first listed location"
+    spec = pd.read_parquet(tmp_path / "spec" / "hitrates.parquet").set_index("accession")
+    assert pd.isna(spec.loc["Z9", "hitrate_true"])                               # SPEC 7: undefined
+    # SPEC 6 thresholds 5-residue window means: single-residue spikes (0.2 a window) stay below mean + 2 sd
+    assert spec.loc["E1", "n_peptides"] == 0 and pd.isna(spec.loc["E1", "hitrate_true"])

@@ -47,7 +47,8 @@ def test_matches_equal_brute_force(proteins):
     accessions, sequences = proteins
     index = KmerIndex.build(accessions, sequences)
     real, shuffled = random_peptides(sequences, 150, seed=1)
-    short = ["WW", "CPC", "KKRK"]                                   # Aho-Corasick fallback
+    short = ["WW", "CPC", "KKRK", "M", sequences[5][-3:], sequences[7][-4:], sequences[9][-2:]]  # < 5: CSR
+    # prefix ranges plus the sequence tails where no 5-mer starts (the last three: at the very ends)
     across = [sequences[0][-3:] + sequences[1][:3]]                 # spans a sequence boundary
     peptides = real + shuffled + short + across + real[:5]          # duplicates searched once
     got = index.find(peptides)

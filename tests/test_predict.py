@@ -166,6 +166,11 @@ def test_unlabelled_batch_through_hitrate_plausibility_and_viewer(tmp_path, caps
     att = out / "attributions.parquet"
     assert plausibility_cli([str(att), "--out", str(tmp_path / "plaus.csv")]) == 0
     assert view_cli([str(att), "--out", str(tmp_path / "v.html")]) == 0
+    # the authors' extraction (SPEC 10) in plausibility, recorded in its output
+    assert plausibility_cli([str(att), "--protocol", "paper", "--out", str(tmp_path / "paper.csv")]) == 0
+    spec, paper = pd.read_csv(tmp_path / "plaus.csv"), pd.read_csv(tmp_path / "paper.csv")
+    assert set(spec.protocol) == {"spec"} and set(paper.protocol) == {"paper"}
+    assert (paper.auprc == spec.auprc).all()      # AUPRC extracts nothing: the same under both
     page = (tmp_path / "v.html").read_text()
     assert '"true":null' in page and "no known class" in page
 
