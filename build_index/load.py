@@ -20,7 +20,7 @@ from tqdm import tqdm
 
 import pslindex
 from build_index.records import ProteinRecord
-from pslindex.errors import PslError
+from pslindex.errors import PslError, first_line
 from pslindex.store import SCHEMA_SQL, SCHEMA_VERSION, index_file
 
 BATCH = 50_000
@@ -132,7 +132,7 @@ def write_index(records: Iterable[ProteinRecord], out_dir: Path, meta: dict[str,
             raise PslError(f"{out_dir}: no space left on device while building the index; "
                            "the previous index is untouched") from None
         if isinstance(exc, duckdb.IOException):
-            raise PslError(f"{out_dir}: cannot write the index ({str(exc).splitlines()[0]}); "
+            raise PslError(f"{out_dir}: cannot write the index ({first_line(exc)}); "
                            "the previous index is untouched") from None
         raise
     return counts

@@ -18,6 +18,17 @@ class PslError(Exception):
     """An error the user can act on; its message is one line that names the file and record."""
 
 
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message, or its type's name when it has none (a zero-byte file).
+
+    Torch's own advice to retry with ``weights_only=False`` is never passed on: that would run a
+    stranger's pickle.
+    """
+    lines = [line for line in str(exc).splitlines() if line.strip()]
+    text = lines[0].strip() if lines else type(exc).__name__
+    return text.split(" (1) In PyTorch 2.6")[0].split(" Re-running `torch.load` with `weights_only`")[0]
+
+
 def cli_main(run: Callable[[Sequence[str] | None], int | None], argv: Sequence[str] | None = None) -> int:
     """Call ``run(argv)`` and turn a :class:`PslError` or Ctrl-C into a one-line message.
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from pslindex.errors import PslError
+from pslindex.errors import PslError, first_line
 
 
 def file_checksum(path: str | Path, algorithm: str = "sha256") -> str:
@@ -36,7 +36,7 @@ def read_parquet_columns(path: str | Path, columns, *, optional=(), purpose: str
     try:
         names = pq.read_schema(path).names
     except Exception as exc:  # pyarrow raises several types for a non-Parquet file
-        raise PslError(f"{path}: not a Parquet file ({str(exc).splitlines()[0]})") from None
+        raise PslError(f"{path}: not a Parquet file ({first_line(exc)})") from None
     missing = [c for c in columns if c not in names]
     if missing:
         raise PslError(f"{path}: missing column(s) {', '.join(missing)}; {purpose} needs {', '.join(columns)}")

@@ -28,7 +28,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from pslindex.errors import PslError
+from pslindex.errors import PslError, first_line
 from pslindex.store import index_file, open_index
 
 TOOL = "mmseqs"
@@ -106,7 +106,7 @@ class HomologCache:
             con.execute("SELECT count(*) FROM homologs").fetchall()
             return con
         except duckdb.Error as exc:
-            raise PslError(f"{self.file}: damaged homolog cache ({str(exc).splitlines()[0][:200]}); delete it "
+            raise PslError(f"{self.file}: damaged homolog cache ({first_line(exc)[:200]}); delete it "
                            "and run again (it is rebuilt)") from None
 
     def _create(self) -> None:

@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from pslindex.classes import ALPHABET
-from pslindex.errors import ArgumentParser, PslError
+from pslindex.errors import ArgumentParser, PslError, first_line
 from pslindex.store import index_file, open_index
 
 K = 5
@@ -333,15 +333,36 @@ class KmerIndex:
         if not meta_path.is_file():
             raise PslError(f"{meta_path}: no peptide matcher; build it with 'make index' "
                            "(or python -m pslindex.matcher --build)")
-        meta = json.loads(meta_path.read_text())
+        rebuild = f"rebuild it with python -m pslindex.matcher --build --index {folder}"
+        try:
+            meta = json.loads(meta_path.read_text())
+            if not isinstance(meta, dict):
+                raise ValueError("not a JSON object")
+        except (OSError, ValueError, UnicodeDecodeError) as exc:
+            raise PslError(f"{meta_path}: damaged ({exc}); {rebuild}") from None
         with open_index(folder) as index:
             build_id = index.meta().get("build_id")
         if meta.get("index_build_id") != build_id:
-            raise PslError(f"{meta_path}: matcher belongs to another index build; rebuild it with "
-                           "python -m pslindex.matcher --build")
-        arrays = {n: np.load(folder / f"matcher_{n}.npy", mmap_mode="r") for n in
-                  ("text", "starts", "offsets", "positions")}
-        accessions = (folder / "matcher_accessions.txt").read_text().split("\n")[:-1]
+            raise PslError(f"{meta_path}: matcher belongs to another index build; {rebuild}")
+        arrays = {}
+        for name in ("text", "starts", "offsets", "positions"):
+            path = folder / f"matcher_{name}.npy"
+            try:
+                arrays[name] = np.load(path, mmap_mode="r")
+            except (OSError, ValueError) as exc:  # missing, truncated header or data
+                raise PslError(f"{path}: missing or damaged ({first_line(exc)}); {rebuild}") from None
+        try:
+            accessions = (folder / "matcher_accessions.txt").read_text().split("\n")[:-1]
+        except (OSError, UnicodeDecodeError) as exc:
+            raise PslError(f"{folder / 'matcher_accessions.txt'}: missing or damaged ({exc}); {rebuild}") from None
+        # sizes that must agree: a file cut short (or from another build) fails here, not mid-search
+        a = arrays
+        consistent = (a["text"].ndim == a["starts"].ndim == a["offsets"].ndim == a["positions"].ndim == 1
+                      and len(a["starts"]) == len(accessions) + 1 and len(a["offsets"]) == SIGMA**K + 1
+                      and len(a["starts"]) > 0 and int(a["starts"][-1]) == len(a["text"])
+                      and int(a["offsets"][-1]) == len(a["positions"]))
+        if not consistent:
+            raise PslError(f"{folder}: the matcher files do not fit together (truncated or mixed); {rebuild}")
         return cls(accessions=accessions, **arrays)
 
     def find(self, peptides: list[str]) -> pd.DataFrame:

@@ -26,7 +26,7 @@ import duckdb
 import pandas as pd
 
 from pslindex.classes import CLASS_INDEX, CLASSES
-from pslindex.errors import PslError
+from pslindex.errors import PslError, first_line
 
 SCHEMA_VERSION = "1"
 INDEX_FILE = "sprot.duckdb"
@@ -133,7 +133,7 @@ def open_index(path: str | Path = DEFAULT_INDEX_DIR) -> Index:
         con = duckdb.connect(str(file), read_only=True)
         version = (con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchall() or [None])[0]
     except duckdb.Error as exc:
-        raise PslError(f"{file}: not a readable index ({str(exc).splitlines()[0]})") from None
+        raise PslError(f"{file}: not a readable index ({first_line(exc)})") from None
     if version is None or version[0] != SCHEMA_VERSION:
         con.close()
         found = version[0] if version else "none"

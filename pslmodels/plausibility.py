@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import average_precision_score
 
-from pslindex.errors import ArgumentParser, PslError, cli_main
+from pslindex.errors import ArgumentParser, PslError, cli_main, first_line
 from pslindex.extract import PROTOCOLS, extract_by_protocol, rotate_scores, window_scores
 from pslindex.files import atomic_output, read_parquet_columns
 from pslindex.stats import bootstrap_ci
@@ -59,7 +59,7 @@ def read_signals(path: str | Path = DEFAULT_SIGNALS) -> pd.DataFrame:
     try:
         table = pd.read_csv(path, dtype=str, keep_default_na=False)
     except Exception as exc:  # gzip, csv and unicode errors alike
-        raise PslError(f"{path}: not a readable CSV ({str(exc).splitlines()[0]})") from None
+        raise PslError(f"{path}: not a readable CSV ({first_line(exc)})") from None
     missing = [c for c in ("ACC", "AnnotEncoded", "Sequence") if c not in table.columns]
     if missing:
         raise PslError(f"{path}: missing column(s) {', '.join(missing)}")

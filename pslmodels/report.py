@@ -20,8 +20,8 @@ import numpy as np
 import pandas as pd
 
 from pslindex.classes import CLASSES
-from pslindex.errors import ArgumentParser, PslError, cli_main
-from pslindex.files import atomic_output
+from pslindex.errors import ArgumentParser, PslError, cli_main, first_line
+from pslindex.files import atomic_output, check_replaceable, output_folder
 from pslindex.hitrate import GROUPS, protein_groups
 from pslindex.stats import bootstrap_ci, mean_sd
 
@@ -34,12 +34,21 @@ PAPER_TABLE1 = {
 PAPER_MLP_MICRO = (0.445, 0.468)  # the MLP diagnostic's published range of F1 micro
 
 
+COMMAND = "pslmodels.report"
+FIGURES = frozenset({"per_class_f1.png", "hitrates.png", "plausibility.png"})  # figure folders before markers
+
+
 def read_runs(root: Path, tag: str = "") -> pd.DataFrame:
     """One row per finished run: label (model, or "model (tag)"), seed, test metrics, per-class F1, training facts."""
     rows = []
     for metrics_file in sorted(Path(root).glob("*/metrics.json")):
-        m = json.loads(metrics_file.read_text())
-        t = m["test"]
+        try:
+            m = json.loads(metrics_file.read_text())
+            t = m["test"]
+            _ = (t["accuracy"], t["f1_per_class"], m["model"], m["seed"], m["n_train"], m["train_seconds"])
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise PslError(f"{metrics_file}: damaged ({type(exc).__name__}: {first_line(exc)}); re-run that "
+                           "training or move the run out of the study (nothing was written)") from None
         rows.append({"run_dir": str(metrics_file.parent), "model": m["model"], "seed": m["seed"],
                      "label": f"{m['model']} ({tag})" if tag else m["model"],
                      "accuracy": t["accuracy"], "f1_micro": t["f1_micro"], "f1_macro": t["f1_macro"],
@@ -83,8 +92,12 @@ def diagnostics_table(runs: pd.DataFrame) -> pd.DataFrame:
         for r in runs[runs.label == model].itertuples():
             path = Path(r.run_dir) / "diagnostics.csv"
             if path.is_file():  # replacement seeds averaged within a run first
-                frames.append(pd.read_csv(path).groupby("mode", sort=False).mean(numeric_only=True)
-                              .drop(columns="seed").assign(seed=r.seed).reset_index())
+                try:
+                    frames.append(pd.read_csv(path).groupby("mode", sort=False).mean(numeric_only=True)
+                                  .drop(columns="seed").assign(seed=r.seed).reset_index())
+                except (OSError, ValueError, KeyError, pd.errors.ParserError) as exc:
+                    raise PslError(f"{path}: damaged ({type(exc).__name__}: {first_line(exc)}); re-run "
+                                   "pslmodels.diagnose for that run (nothing was written)") from None
         if not frames:
             continue
         table = pd.concat(frames)
@@ -97,8 +110,15 @@ def diagnostics_table(runs: pd.DataFrame) -> pd.DataFrame:
 
 def read_per_run(runs: pd.DataFrame, name: str) -> pd.DataFrame:
     """The Parquet file ``name`` of every run that has it, stacked, with the run's label (as ``model``) and seed."""
-    frames = [pd.read_parquet(p).assign(model=r.label, seed=r.seed) for r in runs.itertuples()
-              if (p := Path(r.run_dir) / name).is_file()]
+    frames = []
+    for r in runs.itertuples():
+        path = Path(r.run_dir) / name
+        if path.is_file():
+            try:
+                frames.append(pd.read_parquet(path).assign(model=r.label, seed=r.seed))
+            except Exception as exc:  # pyarrow raises several types for a damaged file
+                raise PslError(f"{path}: damaged ({first_line(exc)}); re-run the step that writes it "
+                               "(nothing was written)") from None
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
@@ -279,15 +299,9 @@ def write_report(roots: list[Path], out: Path) -> Path:
     if runs.empty:
         raise PslError(f"{', '.join(map(str, roots))}: no finished runs (no */metrics.json)")
     fig_dir = out.with_name(out.stem + "_figures")
-    fig_dir.mkdir(parents=True, exist_ok=True)
     rel = os.path.relpath(fig_dir, out.parent)
-    figure_per_class_f1(runs, fig_dir / "per_class_f1.png")
     hits = read_per_run(runs, "hitrate/hitrates.parquet")
-    if not hits.empty:
-        figure_hitrates(hits, fig_dir / "hitrates.png")
     plaus = read_per_run(runs, "plausibility_proteins.parquet")
-    if not plaus.empty:
-        figure_plausibility(plaus, fig_dir / "plausibility.png")
     seeds = sorted(runs.seed.unique())
     devices = ", ".join(sorted(runs.device.unique()))
     budgets = []
@@ -347,7 +361,14 @@ def write_report(roots: list[Path], out: Path) -> Path:
         parts.append(f"\n![plausibility]({rel}/plausibility.png)\n")
     parts += ["\n## Runs\n", markdown(runs[["label", "seed", "n_train", "epochs_run", "best_epoch", "accuracy",
                                              "f1_macro", "mcc", "train_seconds", "device"]].round(3))]
-    out.parent.mkdir(parents=True, exist_ok=True)
+    # every input was read above: only now are figures and report replaced (a damaged run changes nothing)
+    check_replaceable(out.parent / fig_dir.name, COMMAND, FIGURES)
+    with output_folder(fig_dir, COMMAND, legacy=FIGURES) as figures:
+        figure_per_class_f1(runs, figures / "per_class_f1.png")
+        if not hits.empty:
+            figure_hitrates(hits, figures / "hitrates.png")
+        if not plaus.empty:
+            figure_plausibility(plaus, figures / "plausibility.png")
     with atomic_output(out) as tmp:
         tmp.write_text("\n".join(parts))
     return out

@@ -28,7 +28,7 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from pslindex.classes import CLASSES
-from pslindex.errors import ArgumentParser, PslError, cli_main
+from pslindex.errors import ArgumentParser, PslError, cli_main, first_line
 from pslindex.files import atomic_output, file_checksum, write_json
 from pslmodels.data import (
     DATA_DIR,
@@ -109,7 +109,10 @@ def load_checkpoint(path: Path) -> dict:
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # unpickling errors come in many types
-        raise PslError(f"{path}: not a readable checkpoint ({str(exc).splitlines()[0]})") from None
+        if "Weights only load failed" in str(exc):  # never pass on torch's advice to load it unsafely
+            raise PslError(f"{path}: refused: it holds Python objects besides weights, and loading them could "
+                           "run code; use a checkpoint written by pslmodels.train") from None
+        raise PslError(f"{path}: not a readable checkpoint ({first_line(exc)})") from None
 
 
 def load_model(run_dir: str | Path, which: str = "best") -> tuple[PslModel | PresetPooled, dict]:

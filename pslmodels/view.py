@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from pslindex.classes import CLASSES
-from pslindex.errors import ArgumentParser, PslError, cli_main
+from pslindex.errors import ArgumentParser, PslError, cli_main, first_line
 from pslindex.extract import PROTOCOLS, extract_by_protocol
 from pslindex.files import atomic_output, read_parquet_columns
 from pslmodels.plausibility import DEFAULT_SIGNALS, SIGNAL_NAMES, SIGNAL_TYPES, read_signals
@@ -61,7 +61,7 @@ def read_peptide_hits(hitrates: Path | None) -> pd.DataFrame | None:
                        p.n_matches, p.hitrate_true, p.hitrate_pred
                 FROM peptide_hitrates p JOIN attributions a USING (row_id) {observed}""").df()
     except duckdb.Error as exc:
-        raise PslError(f"{path}: not a hit-rate results file ({str(exc).splitlines()[0]})") from None
+        raise PslError(f"{path}: not a hit-rate results file ({first_line(exc)})") from None
 
 
 def pick_methods(frame: pd.DataFrame, methods: str | None) -> list[str]:

@@ -181,3 +181,95 @@ def test_broken_pipe_is_quiet(index):
     proc.stdout.close()  # nobody reads
     _, err = proc.communicate(timeout=120)
     assert b"Traceback" not in err and b"BrokenPipe" not in err
+
+
+def _damage(folder, how):
+    if how == "truncated positions":
+        path = folder / "matcher_positions.npy"
+        path.write_bytes(path.read_bytes()[:100])
+    elif how == "short positions":  # a valid .npy that lost its end
+        path = folder / "matcher_positions.npy"
+        np.save(path, np.load(path)[:-3])
+    elif how == "bad meta":
+        (folder / "matcher_meta.json").write_text("{bad")
+    elif how == "missing text":
+        (folder / "matcher_text.npy").unlink()
+    elif how == "cut accessions":
+        path = folder / "matcher_accessions.txt"
+        path.write_text(path.read_text()[:20])
+
+
+@pytest.mark.parametrize("how, message", [
+    ("truncated positions", "matcher_positions.npy: missing or damaged"),
+    ("short positions", "the matcher files do not fit together"),
+    ("bad meta", "matcher_meta.json: damaged"),
+    ("missing text", "matcher_text.npy: missing or damaged"),
+    ("cut accessions", "the matcher files do not fit together"),
+])
+def test_damaged_matcher_files_are_one_line(index, attributions, tmp_path, capsys, how, message):
+    """Every damaged matcher file: one line naming it and how to rebuild, exit 2, nothing written."""
+    import shutil
+
+    damaged = tmp_path / "index"
+    shutil.copytree(index, damaged)
+    _damage(damaged, how)
+    out = tmp_path / "out"
+    assert hitrate.main([str(attributions), "--index", str(damaged), "--controls", "0", "--out", str(out)]) == 2
+    line = one_error_line(capsys)
+    assert message in line and "python -m pslindex.matcher --build" in line and not out.exists()
+    with pytest.raises(Exception, match=message):
+        KmerIndex.load(damaged)
+
+
+def test_zero_byte_and_malicious_checkpoints_are_one_line(tmp_path, capsys):
+    """A zero-byte model.pt and a pickle that would run code: one line each, no code run, no torch advice."""
+    import torch
+
+    from pslmodels import attribute
+
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "model.pt").write_bytes(b"")
+    assert attribute.main([str(empty)]) == 2
+    assert "model.pt: not a readable checkpoint (EOFError)" in one_error_line(capsys)
+
+    witness = tmp_path / "pwned"
+
+    class Payload:
+        def __reduce__(self):
+            return (os.system, (f"touch {witness}",))
+
+    evil = tmp_path / "evil"
+    evil.mkdir()
+    torch.save({"model": Payload()}, evil / "model.pt")
+    assert attribute.main([str(evil)]) == 2
+    line = one_error_line(capsys)
+    assert "refused" in line and "weights_only=False" not in line and not witness.exists()
+
+
+@pytest.mark.parametrize("damage, message", [
+    ("metrics", "metrics.json: damaged (JSONDecodeError"),
+    ("diagnostics", "diagnostics.csv: damaged"),
+])
+def test_report_with_a_damaged_run_changes_nothing(tmp_path, capsys, damage, message):
+    """One damaged file in one run: one line naming it; the earlier report and its figures stay as they were."""
+    import shutil
+
+    from pslmodels import report
+
+    runs = tmp_path / "runs"
+    for name in ("mlp-uniform-s0", "mlp-trained-s0"):
+        shutil.copytree(REPO / "reports" / "study" / "runs" / name, runs / name)
+    out = tmp_path / "rep" / "study.md"
+    assert report.main([str(runs), "--out", str(out)]) == 0
+    capsys.readouterr()
+    before = snapshot(out.parent)
+    if damage == "metrics":
+        path = runs / "mlp-trained-s0" / "metrics.json"
+        path.write_text(path.read_text()[:200])
+    else:
+        (runs / "mlp-trained-s0" / "diagnostics.csv").write_text('mode,seed\n"unclosed\n')
+    assert report.main([str(runs), "--out", str(out)]) == 2
+    line = one_error_line(capsys)
+    assert message in line and "nothing was written" in line
+    assert snapshot(out.parent) == before
