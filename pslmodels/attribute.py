@@ -210,7 +210,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--ig-steps", type=int, default=32)
     parser.add_argument("--ig-tolerance", type=float, default=0.05)
     parser.add_argument("--batch-size", type=int, default=16)
-    parser.add_argument("--device", default="auto")
+    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     parser.add_argument("--out", type=Path, default=None, help="default: RUN_DIR/attributions.parquet")
     parser.add_argument("--quiet", action="store_true")
     return parser
@@ -218,6 +218,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def run(argv=None) -> int:
     args = build_parser().parse_args(argv)
+    if args.ig_steps < 1 or args.batch_size < 1 or args.limit < 0 or not 0 <= args.ig_tolerance < float("inf"):
+        raise PslError(f"--ig-steps {args.ig_steps}, --batch-size {args.batch_size}, --limit {args.limit}, "
+                       f"--ig-tolerance {args.ig_tolerance}: need steps and batch size >= 1, a limit >= 0 and a "
+                       "finite tolerance >= 0")
+    if not [m for m in args.methods.split(",") if m.strip()]:
+        raise PslError(f"--methods {args.methods!r}: name at least one method")
     model, ckpt = load_model(args.run_dir)
     methods = [make_method(m.strip(), args.seed, n_steps=args.ig_steps, tolerance=args.ig_tolerance)
                for m in args.methods.split(",") if m.strip()]

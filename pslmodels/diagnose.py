@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from pslindex.errors import ArgumentParser, PslError, cli_main
+from pslindex.files import atomic_output
 from pslmodels.attribute import ReplacedAttention, TrainedAttention
 from pslmodels.metrics import classification_metrics
 from pslmodels.train import load_model, pick_device, predict, run_split, stratified_subset
@@ -73,16 +74,19 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--seeds", type=int, default=3, help="seeds for permuted and random weights")
     parser.add_argument("--split", choices=("test", "validation"), default="test")
     parser.add_argument("--limit", type=int, default=0)
-    parser.add_argument("--device", default="auto")
+    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     return parser
 
 
 def run(argv=None) -> int:
     args = build_parser().parse_args(argv)
+    if args.seeds < 1 or args.limit < 0:  # before any work
+        raise PslError(f"--seeds {args.seeds}, --limit {args.limit}: need at least 1 seed and a limit >= 0")
     model, ckpt = load_model(args.run_dir)
     proteins = stratified_subset(run_split(ckpt, args.split), args.limit, ckpt["train_config"]["seed"])
     table = diagnose(model, proteins, seeds=args.seeds, device=pick_device(args.device))
-    table.to_csv(Path(args.run_dir) / "diagnostics.csv", index=False)
+    with atomic_output(Path(args.run_dir) / "diagnostics.csv") as tmp:
+        table.to_csv(tmp, index=False)
     print(f"{model.config.arch} from {args.run_dir}, {args.split} split, {len(proteins)} proteins")
     print(summarize(table).to_string())
     return 0

@@ -273,3 +273,28 @@ def test_report_with_a_damaged_run_changes_nothing(tmp_path, capsys, damage, mes
     line = one_error_line(capsys)
     assert message in line and "nothing was written" in line
     assert snapshot(out.parent) == before
+
+
+@pytest.mark.parametrize("module, args, message", [
+    ("attribute", ["--ig-steps", "0"], "--ig-steps 0"),
+    ("attribute", ["--batch-size", "0"], "--batch-size 0"),
+    ("attribute", ["--ig-tolerance", "nan"], "--ig-tolerance nan"),
+    ("attribute", ["--methods", ","], "name at least one method"),
+    ("attribute", ["--device", "tpu"], "invalid choice: 'tpu'"),
+    ("diagnose", ["--seeds", "0"], "--seeds 0"),
+    ("diagnose", ["--limit", "-1"], "--limit -1"),
+    ("diagnose", ["--device", "tpu"], "invalid choice: 'tpu'"),
+])
+def test_out_of_range_numbers_are_refused_before_any_work(module, args, message, tmp_path, capsys):
+    """Checked up front on the shipped run: one line, exit 2, no output file."""
+    import importlib
+
+    cli = importlib.import_module(f"pslmodels.{module}")
+    run = REPO / "pslmodels" / "shipped" / "default"
+    out = ["--out", str(tmp_path / "a.parquet")] if module == "attribute" else []
+    try:
+        code = cli.main([str(run), *args, *out])
+    except SystemExit as stop:
+        code = stop.code
+    assert code == 2 and message in one_error_line(capsys) and not (tmp_path / "a.parquet").exists()
+    assert not (run / "diagnostics.csv").exists()
