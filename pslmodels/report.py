@@ -202,23 +202,49 @@ def figure_per_class_f1(runs: pd.DataFrame, path: Path) -> None:
 
 
 def figure_hitrates(hits: pd.DataFrame, path: Path) -> None:
+    """Forest plot per group: each (model, method)'s mean hit rate with its 95 % protein-level interval, and
+    beside it (grey) the mean of its chance control (the same proteins' rotated scores, SPEC 9.2).
+
+    Proteins of all seeds pooled; a protein's seeds enter the bootstrap together.
+    """
     plt = pyplot()
 
-    boxes = {name: ([], []) for name, _ in GROUPS}  # group -> (values per box, tick labels)
-    for (model, method), part in hits.groupby(["model", "method"], sort=True):
-        for name, _, _, values in protein_groups(part):
-            if len(values):
-                boxes[name][0].append(values)
-                boxes[name][1].append(f"{model}\n{method} (n={len(values)})")
-    fig, axes = plt.subplots(1, len(GROUPS), figsize=(12, 4), sharey=True)
+    has_control = "control_hitrate_true" in hits.columns
+    fig, axes = plt.subplots(1, len(GROUPS), figsize=(13, 1.2 + 0.32 * hits.groupby(["model", "method"]).ngroups),
+                             sharey=True)
+    labels = [f"{model} \u00b7 {method}" for (model, method), _ in hits.groupby(["model", "method"], sort=True)]
     for ax, (name, label) in zip(np.atleast_1d(axes), GROUPS, strict=True):
-        data, ticks = boxes[name]
-        if data:
-            ax.boxplot(data, orientation="horizontal", showmeans=True)
-            ax.set_yticks(range(1, len(ticks) + 1), ticks, fontsize=6)
-        ax.set_title(f"{name} (label: {label})", fontsize=9)
-        ax.set_xlabel("protein hit rate")
-    fig.tight_layout()
+        for y, (_, part) in enumerate(hits.groupby(["model", "method"], sort=True)):
+            for group, _, rows, values in protein_groups(part):
+                if group != name:
+                    continue
+                if not len(values):
+                    ax.text(0.01, y, "no defined hit rate (no peptides or no match)", fontsize=6, color="0.4",
+                            va="center")
+                    continue
+                defined = rows[rows[f"hitrate_{label}"].notna()]
+                lo, hi = bootstrap_ci(defined[f"hitrate_{label}"], defined.accession)
+                ax.errorbar(values.mean(), y, xerr=[[values.mean() - lo], [hi - values.mean()]], fmt="o",
+                            color="black", ms=4, capsize=2, label="observed" if y == 0 else None)
+                ax.text(1.02, y, f"n={len(values)}", fontsize=6, va="center", transform=ax.get_yaxis_transform())
+                if has_control:
+                    control = rows[rows[f"control_hitrate_{label}"].notna()]
+                    if len(control):
+                        c = control[f"control_hitrate_{label}"].to_numpy(dtype=float)
+                        c_lo, c_hi = bootstrap_ci(c, control.accession)
+                        ax.errorbar(c.mean(), y - 0.25, xerr=[[c.mean() - c_lo], [c_hi - c.mean()]], fmt="s",
+                                    color="0.6", ms=3, capsize=2, label="chance control" if y == 0 else None)
+        ax.set_title(f"{name} (judged vs {label} label)", fontsize=9)
+        ax.set_xlabel("mean protein hit rate, 95 % CI")
+        ax.set_xlim(0, 1)
+        ax.grid(axis="x", alpha=0.3)
+    first = np.atleast_1d(axes)[0]
+    first.set_yticks(range(len(labels)), labels, fontsize=7)
+    first.invert_yaxis()
+    handles, names = first.get_legend_handles_labels()
+    if handles:
+        fig.legend(handles, names, loc="lower center", ncol=2, fontsize=7, frameon=False)
+    fig.tight_layout(rect=(0, 0.06, 1, 1))
     fig.savefig(path, dpi=120)
     plt.close(fig)
 
@@ -343,7 +369,7 @@ def write_report(roots: list[Path], out: Path) -> Path:
         markdown(hitrate_table(hits)) if not hits.empty else "_(no hit rates yet)_\n",
     ]
     if not hits.empty:
-        parts.append(f"\n![hit-rate distributions]({rel}/hitrates.png)\n")
+        parts.append(f"\n![hit rates with their chance controls]({rel}/hitrates.png)\n")
         parts += ["\n### Attention against its random-position control, paired\n",
                   "The same proteins under both, grouped by the attention model's prediction; hit rate against the "
                   "true label (SPEC 7), attention minus shifted.\n", markdown(paired_control_table(hits))]

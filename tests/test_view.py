@@ -202,3 +202,31 @@ def test_hostile_accessions_and_paths_stay_data():
     line = next(x for x in page.splitlines() if x.startswith("var DATA = "))
     data = _json.loads(line[len("var DATA = "):].rstrip(";"))
     assert [p["acc"] for p in data["proteins"]] == hostile    # the same strings come back in the browser
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (make test installs it as root)")
+def test_hostile_page_runs_no_script_in_chromium(results, tmp_path):
+    """Accessions that try to run script, written through a path holding %DATA%, opened in a real browser:
+    the page works, shows the payloads as text, and none of them ran."""
+    rows = results["rows"]
+    payloads = ['<img src=x onerror="document.title=\'PWNED-IMG\'">',
+                "</script><script>document.body.setAttribute('data-pwned','yes')</script>",
+                "<!--<script>document.title='PWNED-COMMENT'</script>"]
+    hostile = [(p, label, seq) for p, (_, label, seq) in zip(payloads, rows, strict=True)]
+    frame = make_attributions(hostile, "attention", lambda i, s: peak(s, 5))
+    folder = tmp_path / "%DATA%"
+    folder.mkdir()
+    path = folder / "attributions.parquet"
+    frame.to_parquet(path, index=False)
+    out = folder / "page %DATA%.html"
+    assert view.main([str(path), "--out", str(out)]) == 0
+    run = chromium(tmp_path, "--virtual-time-budget=5000", "--dump-dom", out.as_uri())
+    assert run.returncode == 0, run.stderr[-2000:]
+    dom = run.stdout
+    assert "PWNED" not in re.search(r"<title>(.*?)</title>", dom, re.S).group(1)
+    assert 'data-pwned="yes"' not in dom and "<img src=\"x\"" not in dom
+    status = RowCounter()
+    status.feed(dom)
+    assert status.status == "ready"                           # the page's own script ran to the end
+    for p in payloads:                                        # and listed each payload as text
+        assert p.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;") in dom
