@@ -31,10 +31,11 @@ tools:
 	  >/dev/null) || echo "could not install mmseqs2: homolog exclusion and its tests will be unavailable"
 
 # torch is pinned to the CPU build on disk: a newer or unpinned torch pulls a multi-GB CUDA build.
-$(VENV)/.installed: pyproject.toml
+# constraints.txt pins every package to the versions the published numbers were made with.
+$(VENV)/.installed: pyproject.toml constraints.txt
 	$(PY) -m venv $(VENV)
-	$(PYTHON) -m pip install --quiet --disable-pip-version-check torch==2.13.0
-	$(PYTHON) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	$(PYTHON) -m pip install --quiet --disable-pip-version-check -c constraints.txt torch==2.13.0
+	$(PYTHON) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
 	touch $@
 
 index: setup
