@@ -109,9 +109,12 @@ def load_checkpoint(path: Path) -> dict:
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # unpickling errors come in many types
-        if "Weights only load failed" in str(exc):  # never pass on torch's advice to load it unsafely
+        message = str(exc)
+        if "GLOBAL" in message:  # a pickle that names code to run: refused, whatever torch's advice says
             raise PslError(f"{path}: refused: it holds Python objects besides weights, and loading them could "
                            "run code; use a checkpoint written by pslmodels.train") from None
+        if "Weights only load failed" in message:  # torch's first line advises an unsafe retry: not passed on
+            raise PslError(f"{path}: not a readable checkpoint (not a torch weights file)") from None
         raise PslError(f"{path}: not a readable checkpoint ({first_line(exc)})") from None
 
 
