@@ -68,7 +68,7 @@ class PredictOptions:
     """What ``predict`` does; the CLI's flags one to one."""
 
     model: str = "default"                  # "default" (the shipped model) or a run directory
-    explain: tuple[str, ...] = ("attention",)  # attribution methods; () for predictions only
+    explain: tuple[str, ...] | None = None  # attribution methods; () none; None: attention if the model has it
     hitrate: bool = False
     index: Path = DEFAULT_INDEX_DIR
     controls: int = 20                      # chance-control rotations of the hit rate
@@ -91,10 +91,10 @@ class PredictOptions:
                 raise PslError(f"--{name.replace('_', '-')} {getattr(self, name)}: must be 0 or more")
         if self.ig_steps < 1:
             raise PslError(f"--ig-steps {self.ig_steps}: must be at least 1")
-        unknown = [m for m in self.explain if m not in METHODS]
+        unknown = [m for m in (self.explain or ()) if m not in METHODS]
         if unknown:
             raise PslError(f"--explain {unknown[0]!r}: choose from {', '.join(METHODS)}")
-        if self.hitrate and not self.explain:
+        if self.hitrate and self.explain == ():
             raise PslError("--hitrate needs at least one --explain method (its peptides come from the scores)")
 
 
@@ -171,7 +171,10 @@ def predict(fasta: Path, out: Path, options: PredictOptions | None = None) -> di
     options.check()
     run_path = model_dir(options.model)
     model, ckpt = load_model(run_path)
-    methods = [make_method(m, options.seed, n_steps=options.ig_steps) for m in options.explain]
+    explain = options.explain if options.explain is not None else ("attention",) if model.has_attention else ()
+    if options.hitrate and not explain:
+        raise PslError(f"--hitrate: {model.config.arch} has no attention to explain with; add --explain ig")
+    methods = [make_method(m, options.seed, n_steps=options.ig_steps) for m in explain]
     for m in methods:
         m.check(model)
     if options.hitrate:
@@ -281,8 +284,9 @@ def build_parser() -> argparse.ArgumentParser:
                             formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("fasta", type=Path, help="FASTA file, plain or gzipped, any header style")
     parser.add_argument("--model", default=d.model, help="'default' (shipped bilstm-att) or a run directory")
-    parser.add_argument("--explain", nargs="*", choices=METHODS, default=list(d.explain), metavar="METHOD",
-                        help=f"attribution methods ({', '.join(METHODS)}; default attention; none: give no value)")
+    parser.add_argument("--explain", nargs="*", choices=METHODS, default=None, metavar="METHOD",
+                        help=f"attribution methods ({', '.join(METHODS)}; default: attention when the model "
+                             "has it; --explain with no value: predictions only)")
     parser.add_argument("--hitrate", action="store_true", help="hit rate of the explanations against --index")
     parser.add_argument("--index", type=Path, default=d.index, help="index folder for --hitrate (default data/index)")
     parser.add_argument("--controls", type=int, default=d.controls, help="hit-rate chance-control rotations")
@@ -302,7 +306,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def run(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    options = PredictOptions(model=args.model, explain=tuple(dict.fromkeys(args.explain)), hitrate=args.hitrate,
+    explain = None if args.explain is None else tuple(dict.fromkeys(args.explain))
+    options = PredictOptions(model=args.model, explain=explain, hitrate=args.hitrate,
                              index=args.index, controls=args.controls, batch_size=args.batch_size, chunk=args.chunk,
                              view_limit=args.view_limit, skip_invalid=args.skip_invalid, device=args.device,
                              threads=args.threads, ig_steps=args.ig_steps, seed=args.seed, progress=not args.quiet)

@@ -236,3 +236,19 @@ def test_psl_is_one_entry_point(capsys):
         done = subprocess.run([str(exe), "index-info", str(REPO / "nowhere")], capture_output=True, text=True)
         assert done.returncode == 2 and done.stderr.startswith("error: ")
     assert sys.executable
+
+
+def test_a_run_without_attention_predicts_and_explains_with_ig(tmp_path, capsys):
+    """--model RUN_DIR takes any trained run: the committed full-data bilstm (no attention)."""
+    run = REPO / "reports" / "study" / "runs" / "bilstm-s0"
+    fasta = tmp_path / "q.fasta"
+    fasta.write_text("".join(f">{a}\n{s[:80]}\n" for a, s in sethard_records(3)))
+    assert predict_cli.main([str(fasta), "--model", str(run), "--out", str(tmp_path / "a"), "--quiet"]) == 0
+    assert (tmp_path / "a" / "predictions.csv").is_file() and not (tmp_path / "a" / "attributions.parquet").exists()
+    assert predict_cli.main([str(fasta), "--model", str(run), "--out", str(tmp_path / "b"), "--quiet",
+                             "--explain", "attention"]) == 2
+    assert "needs a model that pools with attention" in capsys.readouterr().err
+    assert predict_cli.main([str(fasta), "--model", str(run), "--out", str(tmp_path / "c"), "--quiet",
+                             "--explain", "ig", "--ig-steps", "8", "--view-limit", "0"]) == 0
+    att = pd.read_parquet(tmp_path / "c" / "attributions.parquet")
+    assert set(att.method) == {"ig"} and att.ig_delta.notna().all() and len(att) == 3
