@@ -298,3 +298,39 @@ def test_out_of_range_numbers_are_refused_before_any_work(module, args, message,
         code = stop.code
     assert code == 2 and message in one_error_line(capsys) and not (tmp_path / "a.parquet").exists()
     assert not (run / "diagnostics.csv").exists()
+
+
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT])
+def test_hitrate_killed_at_any_moment_keeps_the_previous_result(index, attributions, tmp_path, sig):
+    """kill -9 or Ctrl-C at random moments of a hit-rate run: the previous result stays byte for byte,
+    no crash; the next run clears what killed runs left behind."""
+    out = tmp_path / "results"
+    cmd = [sys.executable, "-m", "pslindex.hitrate", str(attributions), "--index", str(index), "--controls", "20",
+           "--out", str(out)]
+    started = time.time()
+    full = subprocess.run(cmd, env=ENV, capture_output=True, text=True)
+    assert full.returncode == 0, full.stderr
+    duration = time.time() - started
+    def content(folder):  # DuckDB files differ byte-wise between equal runs: compare what they hold
+        import duckdb
+
+        files = snapshot(folder)
+        with duckdb.connect(str(folder / "hitrates.duckdb"), read_only=True) as con:
+            tables = {t: con.execute(f"SELECT * FROM {t} ORDER BY ALL").fetchall()
+                      for t in ("protein_hitrates", "peptides", "matches", "settings")}
+        return {**{k: v for k, v in files.items() if k != "hitrates.duckdb"}, **tables}
+
+    before = content(out)
+    rng = np.random.default_rng(int(sig))
+    for delay in rng.uniform(0.3 * duration, 0.98 * duration, size=4):  # imports, extraction, matching, DuckDB
+        proc = subprocess.Popen(cmd, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        time.sleep(delay)
+        proc.send_signal(sig)
+        _, err = proc.communicate(timeout=120)
+        assert proc.returncode in (0, -signal.SIGKILL, -signal.SIGINT, 130), err   # never a crash (-11)
+        if proc.returncode == 130:
+            assert err.strip().splitlines()[-1].startswith("error: interrupted") and "Traceback" not in err
+        # the old result, or (killed after its swap) a complete new one with the same numbers
+        assert content(out) == before
+    assert subprocess.run(cmd, env=ENV, capture_output=True, text=True).returncode == 0
+    assert not [p.name for p in tmp_path.iterdir() if ".tmp-" in p.name or ".old-" in p.name]
