@@ -322,7 +322,7 @@ def test_hitrate_killed_at_any_moment_keeps_the_previous_result(index, attributi
 
     before = content(out)
     rng = np.random.default_rng(int(sig))
-    for delay in rng.uniform(0.3 * duration, 0.98 * duration, size=4):  # imports, extraction, matching, DuckDB
+    for delay in rng.uniform(0.3 * duration, 0.98 * duration, size=3):  # imports, extraction, matching, DuckDB
         proc = subprocess.Popen(cmd, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         time.sleep(delay)
         proc.send_signal(sig)
