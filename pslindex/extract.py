@@ -74,17 +74,22 @@ def extract_peptides(sequence: str, scores, *, window: int = 5, k: float = 2.0,
     t = r[seen].mean() + k * r[seen].std()
     win_mean, complete = window_scores(r, window)
     selected = np.flatnonzero(complete & (win_mean > t))
+    return merge_intervals(sequence, ((int(s), int(s) + window) for s in selected), touching=merge_adjacent)
+
+
+def merge_intervals(sequence: str, intervals, *, touching: bool = False) -> list[Peptide]:
+    """Merge ``(start, end)`` intervals (sorted by start) that overlap, or with ``touching`` also those
+    that only touch, into the peptides of ``sequence`` they cover."""
     peptides: list[Peptide] = []
-    gap = 0 if merge_adjacent else 1  # next window must start at or before end - gap to merge
+    gap = 0 if touching else 1  # the next interval must start at or before end - gap to merge
     cur_start = cur_end = None
-    for s in selected:
-        s = int(s)
-        if cur_end is not None and s <= cur_end - gap:
-            cur_end = max(cur_end, s + window)
+    for start, end in intervals:
+        if cur_end is not None and start <= cur_end - gap:
+            cur_end = max(cur_end, end)
             continue
         if cur_end is not None:
             peptides.append(Peptide(cur_start, cur_end, sequence[cur_start:cur_end]))
-        cur_start, cur_end = s, s + window
+        cur_start, cur_end = start, end
     if cur_end is not None:
         peptides.append(Peptide(cur_start, cur_end, sequence[cur_start:cur_end]))
     return peptides
@@ -123,19 +128,7 @@ def extract_peptides_paper(sequence: str, scores, *, k: float = 2.0, flank: int 
         return []
     t = r[seen].mean() + k * r[seen].std()
     selected = np.flatnonzero(seen & (np.where(seen, r, -np.inf) > t))
-    peptides: list[Peptide] = []
-    cur_start = cur_end = None
-    for i in selected:
-        start, end = max(int(i) - flank, 0), min(int(i) + flank + 1, len(r))
-        if cur_end is not None and start < cur_end:
-            cur_end = max(cur_end, end)
-            continue
-        if cur_end is not None:
-            peptides.append(Peptide(cur_start, cur_end, sequence[cur_start:cur_end]))
-        cur_start, cur_end = start, end
-    if cur_end is not None:
-        peptides.append(Peptide(cur_start, cur_end, sequence[cur_start:cur_end]))
-    return peptides
+    return merge_intervals(sequence, ((max(int(i) - flank, 0), min(int(i) + flank + 1, len(r))) for i in selected))
 
 
 def rotate_scores(scores, rng: np.random.Generator) -> np.ndarray:
