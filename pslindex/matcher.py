@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,6 +47,57 @@ FILES = ("matcher_text.npy", "matcher_starts.npy", "matcher_offsets.npy", "match
 # that; set before the first parallel call, and only when the user has not chosen a layer.
 if "NUMBA_THREADING_LAYER" not in os.environ:
     numba.config.THREADING_LAYER = "workqueue"
+
+
+def _start_worker_threads() -> None:
+    """Start numba's worker threads with SIGINT and SIGTERM blocked, so Ctrl-C always reaches the main thread.
+
+    A thread inherits the signal mask of the thread that starts it. Left unblocked, a Ctrl-C could
+    land on a worker in the middle of a kernel, and the process then died with a segfault instead of
+    the one-line "interrupted" (seen in 1 of 4 SIGINT trials of the index build's fault test).
+    """
+    import signal
+
+    from numba.np.ufunc.parallel import _launch_threads
+
+    blocked = {signal.SIGINT, signal.SIGTERM}
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, blocked)
+    try:
+        _launch_threads()
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+_start_worker_threads()
+
+
+@contextmanager
+def signals_deferred():
+    """Hold Ctrl-C back while numba's kernels run (and compile or load from cache); it arrives right after.
+
+    A KeyboardInterrupt raised inside numba (its compiler is Python, and any thread can take the
+    signal) or a signal that cut the main thread's wait for the workers left a half-built function
+    or a worker still writing: a segfault (3 of 15 Ctrl-C trials during the matcher build), never
+    the one-line "interrupted". Here the handler only notes the signal, the main thread blocks it
+    at the C level too, and the KeyboardInterrupt is raised when the block ends.
+    """
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():  # handlers belong to the main thread
+        yield
+        return
+    received = []
+    previous_handler = signal.signal(signal.SIGINT, lambda signum, frame: received.append(signum))
+    previous_mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous_mask)  # a pending SIGINT is taken here
+        signal.signal(signal.SIGINT, previous_handler)
+    if received:
+        raise KeyboardInterrupt
+
 
 _ALPHABET_SET = set(ALPHABET)
 _LUT = np.full(256, SEPARATOR, dtype=np.uint8)
@@ -308,7 +360,8 @@ class KmerIndex:
         text, starts = encode(sequences)
         if len(text) >= 2**31:
             raise PslError(f"{len(text):,} residues: more than the matcher's int32 positions can address")
-        offsets, positions = _counting_sort(_kmer_codes(text), SIGMA**K, numba.get_num_threads())
+        with signals_deferred():
+            offsets, positions = _counting_sort(_kmer_codes(text), SIGMA**K, numba.get_num_threads())
         return cls(text, starts, offsets, positions, list(accessions))
 
     def save(self, folder: Path, meta: dict) -> None:
@@ -471,7 +524,8 @@ class KmerIndex:
             self._check_letters(peptides)
         pep_codes = pep_codes[pep_codes != SEPARATOR]
         pep_starts = pep_starts - np.arange(len(pep_starts))  # separators dropped
-        best, best_off, best_count = _seeds(self.offsets, pep_codes, pep_starts)
+        with signals_deferred():
+            best, best_off, best_count = _seeds(self.offsets, pep_codes, pep_starts)
         # Verify in chunks of peptides whose seeds fit MAX_SLOTS, each hit written once into slots
         # sized by the seed counts (an upper bound on the hits).
         parts, first = [], 0
@@ -483,9 +537,10 @@ class KmerIndex:
             slot_start = np.zeros(len(counts), dtype=np.int64)
             np.cumsum(counts[:-1], out=slot_start[1:])
             out_pos = np.empty(int(counts.sum()), dtype=np.int32)  # text positions < 2**31
-            found = _verify(self.text, self.offsets, self.positions, pep_codes, pep_starts[first:last + 1],
-                            best[first:last], best_off[first:last], slot_start, out_pos, COVER_RATIO)
-            parts.append(_compact(found, slot_start, out_pos, np.asarray(self.starts), self._blocks(), first))
+            with signals_deferred():
+                found = _verify(self.text, self.offsets, self.positions, pep_codes, pep_starts[first:last + 1],
+                                best[first:last], best_off[first:last], slot_start, out_pos, COVER_RATIO)
+                parts.append(_compact(found, slot_start, out_pos, np.asarray(self.starts), self._blocks(), first))
             first = last
         if len(parts) == 1:  # the usual case; concatenating would copy 2.3M hits x 3 columns for nothing
             return parts[0]
