@@ -49,28 +49,6 @@ if "NUMBA_THREADING_LAYER" not in os.environ:
     numba.config.THREADING_LAYER = "workqueue"
 
 
-def _start_worker_threads() -> None:
-    """Start numba's worker threads with SIGINT and SIGTERM blocked, so Ctrl-C always reaches the main thread.
-
-    A thread inherits the signal mask of the thread that starts it. Left unblocked, a Ctrl-C could
-    land on a worker in the middle of a kernel, and the process then died with a segfault instead of
-    the one-line "interrupted" (seen in 1 of 4 SIGINT trials of the index build's fault test).
-    """
-    import signal
-
-    from numba.np.ufunc.parallel import _launch_threads
-
-    blocked = {signal.SIGINT, signal.SIGTERM}
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, blocked)
-    try:
-        _launch_threads()
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
-
-
-_start_worker_threads()
-
-
 @contextmanager
 def signals_deferred():
     """Hold Ctrl-C back while numba's kernels run (and compile or load from cache); it arrives right after.
