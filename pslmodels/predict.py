@@ -199,10 +199,9 @@ def predict(fasta: Path, out: Path, options: PredictOptions | None = None) -> di
         try:
             for chunk in chunks(records, options.chunk):
                 probs, rows = explain_chunk(model, chunk, options, methods, run_id=run_id, device=device)
-                table = pa.Table.from_pandas(predictions_rows(chunk, probs, n + 1), preserve_index=False)
-                _append(writers, "predictions.parquet", tmp, table)
-                predictions_rows(chunk, probs, n + 1).to_csv(tmp / "predictions.csv", mode="a", index=False,
-                                                             header=n == 0, float_format="%.4f")
+                frame = predictions_rows(chunk, probs, n + 1)
+                _append(writers, "predictions.parquet", tmp, pa.Table.from_pandas(frame, preserve_index=False))
+                frame.to_csv(tmp / "predictions.csv", mode="a", index=False, header=n == 0, float_format="%.4f")
                 if rows:
                     _append(writers, "attributions.parquet", tmp,
                             pa.Table.from_pylist(rows, schema=ATTRIBUTION_SCHEMA))
