@@ -13,9 +13,9 @@ help:
 	@echo "make index       build the Swiss-Prot location index in $(INDEX) (SOURCE=auto|uniprot|debian|PATH)"
 	@echo "make index-info  show what the index holds"
 	@echo "make demo        the study in small on real data: index, train, diagnose, attribute, hit rate (~15 min)"
-	@echo "make reproduce   the whole study: every model x 3 seeds, diagnostics, attributions, hit rates,"
-	@echo "                 plausibility -> reports/study.md (hours on CPU; REPRODUCE_ARGS='--epochs 3 ...' for less)"
-	@echo "make report      rebuild reports/study.md and its figures from runs/study"
+	@echo "make reproduce   the whole study as a Snakemake workflow: train, diagnose, attribute, hit rates,"
+	@echo "                 plausibility -> reports/study.md (days on 2 CPU cores; REPRODUCE_ARGS='-n' lists what is left)"
+	@echo "make report      rebuild reports/study.md and its figures from the kept runs (reports/study/runs)"
 	@echo "make test        the test suite (slow end-to-end tests excluded; installs Debian's chromium as root)"
 	@echo "make test-all    every test, including the slow end-to-end ones"
 	@echo "make lint        ruff"
@@ -35,7 +35,7 @@ tools:
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PY) -m venv $(VENV)
 	$(PYTHON) -m pip install --quiet --disable-pip-version-check -c constraints.txt torch==2.13.0
-	$(PYTHON) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
+	$(PYTHON) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev,workflow]'
 	touch $@
 
 index: setup
@@ -50,11 +50,16 @@ demo: setup
 $(INDEX)/sprot.duckdb:
 	$(MAKE) index
 
-reproduce: setup $(INDEX)/sprot.duckdb
-	$(PYTHON) -m pslmodels.reproduce --index $(INDEX) $(REPRODUCE_ARGS)
+# The study as a Snakemake workflow (workflow/Snakefile, config/config.yaml; two one-thread jobs at
+# a time by workflow/profiles/default). REPRODUCE_ARGS go to snakemake, e.g. '-n' (what is left) or
+# "--config epochs=3 max_train=1500". On a SLURM cluster: --workflow-profile workflow/profiles/slurm.
+reproduce: setup
+	$(VENV)/bin/snakemake --config index=$(INDEX) $(REPRODUCE_ARGS)
 
+# The report from the kept runs alone (reports/study/runs), no training, no analysis: byte-identical
+# on any machine with the same package versions (constraints.txt).
 report: setup
-	$(PYTHON) -m pslmodels.report runs/study
+	$(PYTHON) -m pslmodels.report reports/study/runs --out reports/study.md
 
 # The viewer's test renders the page in Debian's chromium; installed here when missing and root (CI).
 browser:

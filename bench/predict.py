@@ -20,9 +20,9 @@ import torch
 
 from pslmodels.attribute import TrainedAttention, attribute_proteins
 from pslmodels.data import data_path, read_fasta
+from pslmodels.inference import predict as predict_probs
 from pslmodels.predict import DEFAULT_MODEL, PredictOptions, predict
-from pslmodels.train import load_model
-from pslmodels.train import predict as predict_probs
+from pslmodels.runs import load_model
 
 
 def ours(fasta: Path, explain: tuple[str, ...], threads: int) -> float:

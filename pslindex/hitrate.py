@@ -35,61 +35,19 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from pslindex.classes import ALPHABET, CLASSES
+from pslindex.attributions import protein_groups, read_attributions
+from pslindex.classes import CLASSES
 from pslindex.errors import ArgumentParser, PslError, cli_main
 from pslindex.extract import extract_by_protocol, rotate_scores
-from pslindex.files import check_replaceable, output_folder, read_parquet_columns
+from pslindex.files import check_replaceable, output_folder
 from pslindex.homologs import HomologCache, HomologOptions, mmseqs_version, sequence_sha
 from pslindex.matcher import KmerIndex
 from pslindex.stats import bootstrap_ci, wilcoxon_p
 from pslindex.store import DEFAULT_INDEX_DIR, index_file, open_index
 
 # SPEC section 5: the attributions.parquet schema.
-COLUMNS = ("run_id", "model", "method", "accession", "sequence", "true_label", "pred_label", "probs", "scores")
 COMMAND = "pslindex.hitrate"
 HITRATE_FILES = frozenset({"hitrates.duckdb", "hitrates.parquet"})  # an --out folder of a run before markers
-GROUPS = (  # (name, label judged against); "correct" rows have true == pred, the others true != pred
-    ("correct", "true"),
-    ("wrong, vs predicted", "pred"),
-    ("wrong, vs true", "true"),
-)
-UNLABELLED = ("unlabelled, vs predicted", "pred")  # rows without a true label (a user's own proteins)
-
-
-def read_attributions(path: Path) -> pd.DataFrame:
-    """Read and validate an ``attributions.parquet`` (SPEC 5). Raises PslError naming file and row."""
-    path = Path(path)
-    df = read_parquet_columns(path, COLUMNS, purpose="the hit rate")
-    known = set(CLASSES)
-    letters = set(ALPHABET)
-    for i, row in enumerate(df.itertuples(index=False)):
-        where = f"{path}: row {i} ({row.accession}, {row.method})"
-        if row.pred_label not in known:
-            raise PslError(f"{where}: pred_label {row.pred_label!r} is not one of the ten classes")
-        # a user's own proteins have no known location: true_label null, judged against the prediction
-        if not (row.true_label in known or row.true_label is None or row.true_label != row.true_label):
-            raise PslError(f"{where}: true_label {row.true_label!r} is not one of the ten classes (or null)")
-        if not isinstance(row.sequence, str) or not row.sequence:
-            raise PslError(f"{where}: empty sequence")
-        if set(row.sequence) - letters:
-            raise PslError(f"{where}: sequence has letters outside {ALPHABET}: "
-                           f"{''.join(sorted(set(row.sequence) - letters))}")
-        if row.scores is None or np.ndim(row.scores) != 1 or len(row.scores) != len(row.sequence):
-            n = 0 if row.scores is None or np.ndim(row.scores) != 1 else len(row.scores)
-            raise PslError(f"{where}: {n} scores for a sequence of length {len(row.sequence)}")
-        if np.isinf(np.asarray(row.scores, dtype=np.float64)).any():
-            raise PslError(f"{where}: infinite scores (only finite numbers, or NaN for unseen residues)")
-    if df.accession.isna().any():
-        raise PslError(f"{path}: row {int(np.flatnonzero(df.accession.isna())[0])}: no accession")
-    key = ["run_id", "model", "method", "accession"]
-    dup = df.duplicated(key)
-    if dup.any():
-        first = df[dup].iloc[0]
-        raise PslError(f"{path}: row {int(np.flatnonzero(dup)[0])} ({first.accession}, {first.method}): the same "
-                       "(run_id, model, method, accession) twice; it would be counted twice")
-    return df
-
-
 def peptides_table(df: pd.DataFrame, *, window: int = 5, k: float = 2.0, merge_adjacent: bool = False,
                    controls: int = 0, seed: int = 0, protocol: str = "spec") -> pd.DataFrame:
     """Extract peptides from every row, and from ``controls`` seeded rotations of its scores (SPEC 9.2).
@@ -307,25 +265,6 @@ FROM idx.protein_classes pc CROSS JOIN class_names c GROUP BY c.class
 """
 
 
-def protein_groups(proteins: pd.DataFrame, labels: str = "both"):
-    """The paper's groups of one (model, method) slice of ``protein_hitrates``.
-
-    Yields ``(group name, label judged against, rows of the group, defined hit rates as an array)``;
-    ``labels`` "true" or "pred" keeps only the wrong-prediction group judged against that label.
-    """
-    labelled = proteins.true_label.notna().to_numpy()
-    correct = labelled & (proteins.true_label == proteins.pred_label).to_numpy()
-    for name, label in GROUPS:
-        if labels != "both" and label != labels and name != "correct":
-            continue
-        rows = proteins[correct] if name == "correct" else proteins[labelled & ~correct]
-        if labelled.any():  # a file of unlabelled proteins only has the unlabelled group
-            yield name, label, rows, rows[f"hitrate_{label}"].dropna().to_numpy()
-    if not labelled.all():
-        rows = proteins[~labelled]
-        yield UNLABELLED[0], UNLABELLED[1], rows, rows["hitrate_pred"].dropna().to_numpy()
-
-
 def group_table(con: duckdb.DuckDBPyConnection, labels: str = "both", *, n_boot: int = 2000,
                 seed: int = 0) -> pd.DataFrame:
     """The paper's grouped table with its controls, per (run, model, method, group).
@@ -525,6 +464,32 @@ def compute(attributions: pd.DataFrame, index_dir: Path, out_file: Path, options
     finally:
         con.close()
 
+def hitrate_folder(attributions: str | Path, index_dir: Path, out: Path, options: HitRateOptions = HitRateOptions(),
+                   *, labels: str = "both", profile: bool = False, progress: bool = False
+                   ) -> tuple[pd.DataFrame, dict, int]:
+    """The hit-rate stage: read ``attributions`` (SPEC 5), write ``out/`` (hitrates.duckdb, hitrates.parquet).
+
+    Everything is checked before ``out`` is touched; ``out`` is replaced only when absent or a previous
+    hit-rate result (the output rule of :func:`pslindex.files.output_folder`). Returns the grouped
+    table, the index's metadata and the number of attribution rows.
+    """
+    options.check()
+    out = Path(out)
+    check_replaceable(out, COMMAND, HITRATE_FILES)
+    with open_index(index_dir) as index:
+        meta = index.meta()
+    require_locations(index_dir)
+    frame = read_attributions(attributions, purpose="the hit rate")
+    if options.exclude_homologs:
+        mmseqs_version()  # fail before any work when MMseqs2 is missing
+    with output_folder(out, COMMAND, legacy=HITRATE_FILES) as tmp:
+        groups = compute(frame, index_dir, tmp / "hitrates.duckdb", options, labels=labels, profile=profile,
+                         progress=progress)
+        with duckdb.connect(str(tmp / "hitrates.duckdb"), read_only=True) as con:
+            con.execute("SELECT * FROM protein_hitrates").df().to_parquet(tmp / "hitrates.parquet", index=False)
+    return groups, meta, len(frame)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = ArgumentParser(prog="python -m pslindex.hitrate", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -583,28 +548,17 @@ def run(argv=None) -> int:
                              protocol=args.protocol,
                              homologs=HomologOptions(evalue=args.homolog_evalue, sensitivity=args.homolog_sensitivity,
                                                      max_seqs=args.homolog_max_seqs, threads=args.threads))
-    options.check()
-    check_replaceable(args.out, COMMAND, HITRATE_FILES)
     started = time.time()
-    with open_index(args.index) as index:
-        meta = index.meta()
-    require_locations(args.index)
-    attributions = read_attributions(args.attributions)
-    if options.exclude_homologs:
-        mmseqs_version()  # fail before any work when MMseqs2 is missing
+    groups, meta, n_rows = hitrate_folder(args.attributions, args.index, args.out, options, labels=args.label,
+                                          profile=args.profile)
     out = args.out
-    with output_folder(out, COMMAND, legacy=HITRATE_FILES) as tmp:
-        groups = compute(attributions, args.index, tmp / "hitrates.duckdb", options, labels=args.label,
-                         profile=args.profile)
-        with duckdb.connect(str(tmp / "hitrates.duckdb"), read_only=True) as con:
-            con.execute("SELECT * FROM protein_hitrates").df().to_parquet(tmp / "hitrates.parquet", index=False)
     print(f"Swiss-Prot index: {meta.get('source')} ({meta.get('release')}), built {meta.get('built_at')}")
     how = ("the authors' protocol (SPEC 10: residues > mean + k sd with 2 on each side, entries weighted "
            "min(len/|d|, 1), the protein itself kept)" if options.protocol == "paper" else
            f"window {options.window}, beta {options.beta}")
     print(f"Hit rate, {how}, k {options.k:g}, {options.controls} control "
           f"rotations per row, homologs {'excluded' if options.exclude_homologs else 'kept'}; "
-          f"{len(attributions)} rows in {time.time() - started:.1f} s")
+          f"{n_rows} rows in {time.time() - started:.1f} s")
     print(format_groups(groups))
     print(f"\nresults: {out / 'hitrates.duckdb'} and {out / 'hitrates.parquet'}")
     return 0

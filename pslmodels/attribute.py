@@ -25,9 +25,9 @@ from tqdm import tqdm
 from pslindex.classes import CLASSES
 from pslindex.errors import ArgumentParser, PslError, cli_main
 from pslindex.files import atomic_output
-from pslmodels.data import Batch, batches, to_full_coordinates
+from pslmodels.data import Batch, batches, stratified_subset, to_full_coordinates
 from pslmodels.model import PslModel, replace_attention
-from pslmodels.train import load_model, pick_device, run_split, stratified_subset
+from pslmodels.runs import load_model, pick_device, run_split
 
 
 @dataclass

@@ -24,7 +24,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "view": ("pslmodels.view", "offline HTML viewer (or a PNG of one protein)"),
     "report": ("pslmodels.report", "the study's report from its runs"),
     "demo": ("pslmodels.demo", "the study in small on real data"),
-    "reproduce": ("pslmodels.reproduce", "the whole study"),
+    "stage": ("pslmodels.stages", "one stage of the study on one run (the workflow's rules)"),
 }
 
 

@@ -253,3 +253,22 @@ def batches(proteins: list[Protein], batch_size: int, *, seed: int | None = None
         np.random.default_rng(seed + 1).shuffle(chunks)
     for chunk in chunks:
         yield collate([proteins[i] for i in chunk], pad_to=pad_to)
+
+
+def stratified_subset(proteins: list[Protein], n: int, seed: int) -> list[Protein]:
+    """Exactly ``n`` proteins, classes in proportion (largest remainder), seeded; all if n <= 0 or n >= len.
+
+    Returned in their input order.
+    """
+    if n <= 0 or n >= len(proteins):
+        return proteins
+    rng = np.random.default_rng(seed)
+    labels = np.array([p.label for p in proteins])
+    classes, sizes = np.unique(labels, return_counts=True)
+    exact = n * sizes / len(proteins)
+    quota = np.floor(exact).astype(int)
+    for i in np.argsort(-(exact - quota), kind="stable")[: n - quota.sum()]:
+        quota[i] += 1
+    picked = np.concatenate([rng.choice(np.flatnonzero(labels == c), size=q, replace=False)
+                             for c, q in zip(classes, quota, strict=True)])
+    return [proteins[i] for i in np.sort(picked)]

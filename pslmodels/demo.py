@@ -16,7 +16,6 @@ Everything is seeded; running it again reuses what is already there.
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import sys
 import time
@@ -25,12 +24,10 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from build_index import __main__ as build_index_cli
-from pslindex import hitrate
-from pslindex.errors import ArgumentParser, PslError, cli_main
+from build_index.build import build
+from pslindex.errors import ArgumentParser, cli_main
 from pslindex.hitrate import format_groups
 from pslindex.store import DEFAULT_INDEX_DIR, index_file
-from pslmodels import view
 from pslmodels.diagnose import summarize
 from pslmodels.plausibility import (
     DEFAULT_SIGNALS,
@@ -43,8 +40,18 @@ from pslmodels.plausibility import (
 )
 from pslmodels.plausibility import summarize as summarize_plausibility
 from pslmodels.report import PAPER_TABLE1
-from pslmodels.reproduce import analyse_run
-from pslmodels.train import TrainConfig, train
+from pslmodels.stages import (
+    AttributeOptions,
+    DiagnoseOptions,
+    HitRateStageOptions,
+    attribute_stage,
+    diagnose_stage,
+    hitrate_dir,
+    hitrate_stage,
+    train_stage,
+)
+from pslmodels.train import TrainConfig
+from pslmodels.view import write_viewer
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -72,33 +79,27 @@ def run(argv=None) -> int:
     started = time.time()
     if not index_file(args.index).is_file():
         step("Swiss-Prot location index (absent: building it)")
-        if build_index_cli.main(["--out", str(args.index), "--quiet"]) != 0:
-            raise PslError("building the index failed; see above")
+        build(args.index, progress=False)
 
     step(f"training bilstm-att (paper preset, {args.epochs} epochs, {args.max_train} training proteins)")
     cfg = TrainConfig(model="bilstm-att", preset="paper", epochs=args.epochs, max_train=args.max_train,
                       max_eval=args.max_eval, seed=args.seed, device=args.device, run_dir=str(args.run_dir),
                       quiet=True)
-    metrics_file = args.run_dir / "metrics.json"
-    metrics = None
-    if metrics_file.is_file():
-        metrics = json.loads(metrics_file.read_text())
-        if metrics.get("epochs_run") != args.epochs or metrics.get("n_train") != args.max_train:
-            metrics = None
-    metrics = metrics or train(cfg)
+    run = train_stage(cfg)
+    metrics = run.metrics
 
     step(f"diagnostics, attributions (attention, shifted, permuted, random, uniform on {args.test_proteins} "
          f"test proteins; IG on {args.ig_proteins}) and hit rates against Swiss-Prot")
-    analyse_run(args.run_dir, index=args.index, test_proteins=args.test_proteins, ig_proteins=args.ig_proteins,
-                ig_steps=args.ig_steps, seed=args.seed, device=args.device)
+    diagnose_stage(run, DiagnoseOptions(proteins=args.test_proteins, seeds=3, seed=args.seed, device=args.device))
+    attribute_stage(run, AttributeOptions(proteins=args.test_proteins, ig_proteins=args.ig_proteins,
+                                          ig_steps=args.ig_steps, seed=args.seed, device=args.device))
+    hitrate_stage(run, HitRateStageOptions(index=str(args.index), seed=args.seed))
     attributions = pd.read_parquet(args.run_dir / "attributions.parquet")
 
-    excluded = args.run_dir / "hitrate-homologs-excluded"
+    excluded = args.run_dir / hitrate_dir("spec", exclude_homologs=True)
     if shutil.which("mmseqs"):
         step("hit rates again, each protein's homologs left out (MMseqs2 search, cached beside the index)")
-        if hitrate.main([str(args.run_dir / "attributions.parquet"), "--index", str(args.index), "--exclude-homologs",
-                         "--out", str(excluded)]) != 0:
-            raise PslError("the homolog-excluded hit rate failed; see above")
+        hitrate_stage(run, HitRateStageOptions(index=str(args.index), exclude_homologs=True, seed=args.seed))
     else:
         print("mmseqs not installed: the homolog-excluded hit rate is skipped (make setup installs it as root)")
 
@@ -109,8 +110,10 @@ def run(argv=None) -> int:
     per = per_protein(attributions[attributions.method.isin(["attention", "ig"])], signals, seed=args.seed,
                       priors=priors)
     html_file = args.run_dir / "attributions.html"
-    if view.main([str(args.run_dir / "attributions.parquet"), "--out", str(html_file)]) != 0:
-        raise PslError("the viewer failed; see above")
+    records = write_viewer(attributions, html_file, hitrates=args.run_dir / "hitrate", signals=signals,
+                           title="attributions.parquet: attributions",
+                           source=str(args.run_dir / "attributions.parquet"))
+    print(f"{len(records)} protein(s) -> {html_file}")
 
     step("results")
     t = metrics["test"]

@@ -19,8 +19,10 @@ import pandas as pd
 from pslindex.errors import ArgumentParser, PslError, cli_main
 from pslindex.files import atomic_output
 from pslmodels.attribute import ReplacedAttention, TrainedAttention
+from pslmodels.data import stratified_subset
+from pslmodels.inference import predict
 from pslmodels.metrics import classification_metrics
-from pslmodels.train import load_model, pick_device, predict, run_split, stratified_subset
+from pslmodels.runs import load_model, pick_device, run_split
 
 
 def jensen_shannon(p: np.ndarray, q: np.ndarray) -> np.ndarray:

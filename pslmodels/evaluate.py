@@ -15,8 +15,9 @@ import numpy as np
 
 from pslindex.errors import ArgumentParser, cli_main
 from pslmodels.data import read_fasta
+from pslmodels.inference import predict, predictions_frame
 from pslmodels.metrics import classification_metrics
-from pslmodels.train import load_model, pick_device, predict, predictions_frame, run_split
+from pslmodels.runs import load_model, pick_device, run_split
 
 
 def build_parser() -> argparse.ArgumentParser:

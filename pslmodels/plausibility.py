@@ -29,9 +29,10 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import average_precision_score
 
+from pslindex.attributions import read_attributions
 from pslindex.errors import ArgumentParser, PslError, cli_main, first_line
 from pslindex.extract import PROTOCOLS, extract_by_protocol, rotate_scores, window_scores
-from pslindex.files import atomic_output, read_parquet_columns
+from pslindex.files import atomic_output
 from pslindex.stats import bootstrap_ci
 from pslmodels.data import DATA_DIR
 
@@ -282,7 +283,8 @@ def learn_priors(run_dir: Path, methods, *, proteins: int = 300, seed: int = 0, 
     Returns ``{method: (n_prior, c_prior)}``. Test proteins are never used (SPEC 9.3).
     """
     from pslmodels.attribute import attribute_proteins, make_method
-    from pslmodels.train import load_model, run_split, stratified_subset
+    from pslmodels.data import stratified_subset
+    from pslmodels.runs import load_model, run_split
 
     model, ckpt = load_model(run_dir)
     val = stratified_subset(run_split(ckpt, "validation"), proteins, seed)
@@ -315,7 +317,7 @@ def run(argv=None) -> int:
         raise PslError(f"--window {args.window}, --k {args.k}, --prior-proteins {args.prior_proteins}: "
                        "need window >= 1, a finite k >= 0 and at least 1 prior protein")
     signals = read_signals(args.signals)
-    attributions = read_parquet_columns(args.attributions, NEEDED, optional=("run_id",), purpose="plausibility")
+    attributions = read_attributions(args.attributions, NEEDED, purpose="plausibility")
     priors, prior_note = {}, "position prior: not computed (no --run given); baselines are the ramps only"
     if args.run is not None:
         methods = sorted(m for m in attributions.method.unique() if m not in CONTROLS)

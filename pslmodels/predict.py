@@ -42,13 +42,14 @@ import pyarrow.parquet as pq
 import torch
 from tqdm import tqdm
 
+from pslindex.attributions import to_table as attribution_table
 from pslindex.classes import CLASSES
 from pslindex.errors import ArgumentParser, PslError, cli_main
 from pslindex.files import output_folder
 from pslindex.store import DEFAULT_INDEX_DIR
 from pslmodels.attribute import REPLACEMENTS, AttributionResult, make_method, rows_for_batch
 from pslmodels.data import Protein, batches, iter_fasta
-from pslmodels.train import load_model, pick_device
+from pslmodels.runs import load_model, pick_device
 
 COMMAND = "pslmodels.predict"
 DEFAULT_MODEL = Path(__file__).resolve().parent / "shipped" / "default"
@@ -56,12 +57,6 @@ METHODS = ("attention", "ig", *REPLACEMENTS)
 PREDICTION_COLUMNS = ["record", "accession", "header", "length", "true_label", "pred_label", "confidence",
                       *(f"p_{c}" for c in CLASSES)]
 # SPEC 5, as the attribution stage writes it
-ATTRIBUTION_SCHEMA = pa.schema([
-    ("run_id", pa.string()), ("model", pa.string()), ("method", pa.string()), ("accession", pa.string()),
-    ("sequence", pa.string()), ("true_label", pa.string()), ("pred_label", pa.string()),
-    ("probs", pa.list_(pa.float32())), ("scores", pa.list_(pa.float32())), ("ig_delta", pa.float64()),
-])
-
 
 @dataclass
 class PredictOptions:
@@ -204,7 +199,7 @@ def predict(fasta: Path, out: Path, options: PredictOptions | None = None) -> di
                 frame.to_csv(tmp / "predictions.csv", mode="a", index=False, header=n == 0, float_format="%.4f")
                 if rows:
                     _append(writers, "attributions.parquet", tmp,
-                            pa.Table.from_pylist(rows, schema=ATTRIBUTION_SCHEMA))
+                            attribution_table(rows))
                 n += len(chunk)
                 bar.update(len(chunk))
         finally:
@@ -246,34 +241,25 @@ def _append(writers: dict, name: str, folder: Path, table: pa.Table) -> None:
 
 def _hitrate(folder: Path, options: PredictOptions) -> pd.DataFrame:
     """The hit rate of the batch's attributions, into ``folder/hitrate`` (as pslindex.hitrate writes it)."""
-    import duckdb
-
-    from pslindex.files import OUTPUT_MARKER
-    from pslindex.hitrate import HitRateOptions, compute, read_attributions
+    from pslindex.hitrate import HitRateOptions, hitrate_folder
     from pslindex.homologs import mmseqs_available
 
     exclude = mmseqs_available()
     hit_options = HitRateOptions(controls=options.controls, seed=options.seed, exclude_homologs=exclude)
-    target = folder / "hitrate"
-    target.mkdir()
-    groups = compute(read_attributions(folder / "attributions.parquet"), options.index, target / "hitrates.duckdb",
-                     hit_options, progress=options.progress)
-    with duckdb.connect(str(target / "hitrates.duckdb"), read_only=True) as con:
-        con.execute("SELECT * FROM protein_hitrates").df().to_parquet(target / "hitrates.parquet", index=False)
-    (target / OUTPUT_MARKER).write_text('{"command": "pslindex.hitrate"}\n')
+    groups, _, _ = hitrate_folder(folder / "attributions.parquet", options.index, folder / "hitrate", hit_options,
+                                  progress=options.progress)
     return groups.assign(homologs="excluded" if exclude else "kept (MMseqs2 not installed)")
 
 
 def _viewer(folder: Path, limit: int) -> str:
-    from pslmodels.view import pick_methods, protein_records, read_peptide_hits, render_html
+    from pslmodels.view import write_viewer
 
     frame = pq.read_table(folder / "attributions.parquet").to_pandas()
     keep = list(dict.fromkeys(frame.accession))[:limit]
     frame = frame[frame.accession.isin(keep)]
-    hits = read_peptide_hits(folder / "hitrate") if (folder / "hitrate" / "hitrates.duckdb").is_file() else None
-    records = protein_records(frame, pick_methods(frame, None), hits, None)
-    (folder / "viewer.html").write_text(render_html(records, title="psl predict", source="attributions.parquet"),
-                                        encoding="utf-8")
+    hits = folder / "hitrate" if (folder / "hitrate" / "hitrates.duckdb").is_file() else None
+    records = write_viewer(frame, folder / "viewer.html", hitrates=hits, title="psl predict",
+                           source="attributions.parquet")
     return f"{len(records)} of {frame.accession.nunique() if len(keep) < limit else len(keep)} proteins"
 
 

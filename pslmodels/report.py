@@ -12,18 +12,19 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from pslindex.attributions import GROUPS, protein_groups
 from pslindex.classes import CLASSES
 from pslindex.errors import ArgumentParser, PslError, cli_main, first_line
 from pslindex.files import atomic_output, check_replaceable, output_folder
-from pslindex.hitrate import GROUPS, protein_groups
 from pslindex.stats import bootstrap_ci, mean_sd
+from pslmodels.model import ARCHS
+from pslmodels.plots import pyplot
 
 # Published Table 1 (F1 micro / macro; the authors' random split, not the official partition).
 PAPER_TABLE1 = {
@@ -55,15 +56,14 @@ def read_runs(root: Path, tag: str = "") -> pd.DataFrame:
                      "accuracy": t["accuracy"], "f1_micro": t["f1_micro"], "f1_macro": t["f1_macro"],
                      "mcc": t["mcc"], "n_test": t["n"], "n_train": m["n_train"], "best_epoch": m["best_epoch"],
                      "epochs_run": m["epochs_run"], "train_seconds": m["train_seconds"], "device": m["device"],
+                     "threads": m.get("threads", "?"), "commit": m.get("commit", "unknown"),
                      **{f"f1:{c}": f for c, f in t["f1_per_class"].items()}})
     return pd.DataFrame(rows)
 
 
 def model_order(labels) -> list[str]:
     """Labels in the order of the study's models (Table 1, then the MLP trio), extra runs after their model."""
-    from pslmodels.reproduce import STUDY_MODELS
-
-    rank = {m: i for i, m in enumerate(STUDY_MODELS)}
+    rank = {m: i for i, m in enumerate(ARCHS)}
     return sorted(set(labels), key=lambda label: (rank.get(label.split(" (")[0], len(rank)), label))
 
 
@@ -118,16 +118,6 @@ def read_per_run(runs: pd.DataFrame, name: str) -> pd.DataFrame:
                 raise PslError(f"{path}: damaged ({first_line(exc)}); re-run the step that writes it "
                                "(nothing was written)") from None
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-
-
-def pyplot():
-    """matplotlib.pyplot on the file-only Agg backend (reports are drawn without a screen)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
 
 
 def hitrate_table(hits: pd.DataFrame) -> pd.DataFrame:
@@ -256,15 +246,6 @@ def markdown(frame: pd.DataFrame, empty: str = "_(nothing to show yet)_") -> str
     return "\n".join(lines) + "\n"
 
 
-def machine() -> str:
-    import torch
-
-    cpu = f"{os.cpu_count()} CPU cores"
-    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
-    return (f"{platform.system()} {platform.machine()}, {cpu}, {gpu}, Python {platform.python_version()}, "
-            f"torch {torch.__version__}")
-
-
 def plausibility_table(per_protein: pd.DataFrame) -> pd.DataFrame:
     from pslmodels.plausibility import format_table, summarize
 
@@ -314,8 +295,8 @@ def figure_plausibility(per_protein: pd.DataFrame, path: Path) -> None:
 def write_report(roots: list[Path], out: Path) -> Path:
     """Rebuild ``out`` (markdown) and its figures from the run directories under ``roots``.
 
-    The first root is the study (``make reproduce``); runs under further roots are labelled
-    "model (root name)", e.g. a longer training of one model.
+    The first root is the study (``make reproduce``: the kept runs, reports/study/runs); runs under
+    further roots are labelled "model (root name)", e.g. a longer training of one model.
     """
     roots, out = [Path(r) for r in roots], Path(out)
     runs = pd.concat([read_runs(root, "" if i == 0 else root.name) for i, root in enumerate(roots)],
@@ -328,6 +309,8 @@ def write_report(roots: list[Path], out: Path) -> Path:
     plaus = read_per_run(runs, "plausibility_proteins.parquet")
     seeds = sorted(runs.seed.unique())
     devices = ", ".join(sorted(runs.device.unique()))
+    threads = ", ".join(sorted(map(str, runs.threads.unique())))
+    commits = ", ".join(sorted({c[:7] for c in runs.commit}))
     budgets = []
     for i, root in enumerate(roots):
         plan = json.loads((root / "study.json").read_text()) if (root / "study.json").is_file() else {}
@@ -337,8 +320,9 @@ def write_report(roots: list[Path], out: Path) -> Path:
         f"Built by `python -m pslmodels.report {' '.join(map(str, roots))}` from {len(runs)} finished runs "
         f"({runs.label.nunique()} models, seeds {', '.join(map(str, seeds))}). Every number is read from the "
         "run directories; nothing is typed in except the published values in the 'paper' column.\n",
-        f"- Machine: {machine()}; training device(s): {devices}. Total training time "
-        f"{runs.train_seconds.sum() / 3600:.1f} h.",
+        f"- Training device(s): {devices}; torch threads per run: {threads}; code at commit(s) {commits}. "
+        f"Total training time {runs.train_seconds.sum() / 3600:.1f} h. (Everything here is read from the "
+        "runs, so the report is the same on any machine that rebuilds it.)",
         *budgets,
         "- Test set: the official DeepLoc test partition (n = "
         f"{', '.join(map(str, sorted(runs.n_test.unique())))}); the paper used a random split, so its "
@@ -399,7 +383,7 @@ def write_report(roots: list[Path], out: Path) -> Path:
 
 
 def budget_text(plan: dict) -> str:
-    """The budget a study ran with, from its ``study.json`` (written by ``pslmodels.reproduce``)."""
+    """The budget a study ran with, from its ``study.json`` (written by the workflow, ``workflow/Snakefile``)."""
     if not plan:
         return "see the Runs table (no study.json)."
     train = "all training proteins" if not plan.get("max_train") else f"{plan['max_train']} training proteins " \

@@ -15,36 +15,34 @@ from __future__ import annotations
 import argparse
 import fcntl
 import json
-import subprocess
 import sys
 import time
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from pslindex.classes import CLASSES
-from pslindex.errors import ArgumentParser, PslError, cli_main, first_line
+from pslindex.errors import ArgumentParser, PslError, cli_main
 from pslindex.files import atomic_output, file_checksum, write_json
 from pslmodels.data import (
-    DATA_DIR,
     DEEPLOC_FASTA,
     SETHARD_FASTA,
-    Protein,
     batches,
     data_path,
     data_ref,
     read_fasta,
     split,
+    stratified_subset,
 )
+from pslmodels.inference import predict, predictions_frame, teacher_attention
 from pslmodels.metrics import classification_metrics
-from pslmodels.model import ARCHS, PRESETS, ModelConfig, PresetPooled, PslModel
+from pslmodels.model import ARCHS, PRESETS, ModelConfig, PslModel
+from pslmodels.runs import git_commit, load_checkpoint, load_model, pick_device, set_threads
 
-__all__ = ["DATA_DIR", "TrainConfig", "train", "load_model", "predict"]
+__all__ = ["TrainConfig", "train"]
 
 # What a run is made of: resuming with any of these changed would mix two experiments in one directory.
 TRAINING_INPUTS = ("model", "preset", "batch_size", "lr", "seed", "val_fraction", "max_train", "max_length",
@@ -72,7 +70,7 @@ class TrainConfig:
     max_length: int = 0                # >0: train only on proteins up to this length (demos, tests)
     max_eval: int = 0                  # >0: seeded, stratified subsets of validation and test (demos, tests)
     preset_from: str = ""              # mlp-preset: run directory of a trained model whose attention to use
-    threads: int = 0                   # torch CPU threads; 0 = torch's default
+    threads: int = 0                   # torch CPU threads; 0 = $OMP_NUM_THREADS, else torch's default
     quiet: bool = False                # no progress bars
     force: bool = False                # start the run directory over even if it holds another run
 
@@ -80,144 +78,9 @@ class TrainConfig:
         return Path(self.run_dir or f"runs/{self.model}-s{self.seed}")
 
 
-def git_commit() -> str:
-    try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
-                             cwd=Path(__file__).resolve().parent)
-        return out.stdout.strip() or "unknown"
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-
-
-def pick_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise PslError("--device cuda: no CUDA device is available")
-    return torch.device(name)
-
-
 def _atomic_save(obj: dict, path: Path) -> None:
     with atomic_output(path) as tmp:
         torch.save(obj, tmp)
-
-
-def load_checkpoint(path: Path) -> dict:
-    """Load a checkpoint safely (``weights_only=True``: tensors and plain Python values only)."""
-    if not path.is_file():
-        raise PslError(f"{path}: no checkpoint here")
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # unpickling errors come in many types
-        message = str(exc)
-        if "GLOBAL" in message:  # a pickle that names code to run: refused, whatever torch's advice says
-            raise PslError(f"{path}: refused: it holds Python objects besides weights, and loading them could "
-                           "run code; use a checkpoint written by pslmodels.train") from None
-        if "Weights only load failed" in message:  # torch's first line advises an unsafe retry: not passed on
-            raise PslError(f"{path}: not a readable checkpoint (not a torch weights file)") from None
-        raise PslError(f"{path}: not a readable checkpoint ({first_line(exc)})") from None
-
-
-def load_model(run_dir: str | Path, which: str = "best") -> tuple[PslModel | PresetPooled, dict]:
-    """Rebuild a trained model from its run directory alone (config + weights in the checkpoint).
-
-    An ``mlp-preset`` run comes back bundled with its teacher run (:class:`PresetPooled`).
-    """
-    path = Path(run_dir) / f"{which}.pt"
-    if which == "best" and not path.is_file() and (Path(run_dir) / "model.pt").is_file():
-        path = Path(run_dir) / "model.pt"  # a kept run: weights and configs only
-    ckpt = load_checkpoint(path)
-    if "model_config" not in ckpt or "model" not in ckpt:
-        raise PslError(f"{path}: not a pslmodels checkpoint (no model_config)")
-    config = ModelConfig(**ckpt["model_config"])
-    model = PslModel(config)
-    try:
-        missing, unexpected = model.load_state_dict(ckpt["model"], strict=False)
-    except RuntimeError as exc:  # same keys, other shapes
-        raise PslError(f"{path}: weights do not fit model {config.arch}: "
-                       f"{str(exc).splitlines()[1].strip()}") from None
-    if missing or unexpected:
-        raise PslError(f"{path}: weights do not fit model {config.arch}: missing key(s) {missing[:3]}, "
-                       f"unexpected key(s) {unexpected[:3]}")
-    if model.pooling == "preset":  # bundle the run whose attention it pools with
-        source = ckpt.get("train_config", {}).get("preset_from")
-        if not source:
-            raise PslError(f"{path}: an mlp-preset checkpoint without preset_from (the run it takes weights from)")
-        teacher, _ = load_model(teacher_dir(run_dir, source))
-        model = PresetPooled(model, teacher)
-    model.eval()
-    return model, ckpt
-
-
-def teacher_dir(run_dir: str | Path, source: str) -> Path:
-    """The run an mlp-preset run took its attention from: as recorded, else its namesake beside the run.
-
-    Kept runs are copied together (``reports/study/runs/``), so a sibling of the same name is the same run.
-    """
-    recorded = Path(source)
-    if recorded.is_dir():
-        return recorded
-    sibling = Path(run_dir).parent / recorded.name
-    if sibling.is_dir():
-        return sibling
-    raise PslError(f"{run_dir}: the run it takes its attention from ({source}) is not there, nor beside it")
-
-
-def stratified_subset(proteins: list[Protein], n: int, seed: int) -> list[Protein]:
-    """Exactly ``n`` proteins, classes in proportion (largest remainder), seeded; all if n <= 0 or n >= len.
-
-    Returned in their input order.
-    """
-    if n <= 0 or n >= len(proteins):
-        return proteins
-    rng = np.random.default_rng(seed)
-    labels = np.array([p.label for p in proteins])
-    classes, sizes = np.unique(labels, return_counts=True)
-    exact = n * sizes / len(proteins)
-    quota = np.floor(exact).astype(int)
-    for i in np.argsort(-(exact - quota), kind="stable")[: n - quota.sum()]:
-        quota[i] += 1
-    picked = np.concatenate([rng.choice(np.flatnonzero(labels == c), size=q, replace=False)
-                             for c, q in zip(classes, quota, strict=True)])
-    return [proteins[i] for i in np.sort(picked)]
-
-
-def run_split(ckpt: dict, which: str = "test") -> list[Protein]:
-    """The test or validation proteins of the run a checkpoint came from (its data, fraction and seed)."""
-    cfg = ckpt["train_config"]
-    _, val, test = split(read_fasta(data_path(cfg["data"])), val_fraction=cfg["val_fraction"], seed=cfg["seed"])
-    return test if which == "test" else val
-
-
-@torch.no_grad()
-def predict(model: PslModel, proteins: list[Protein], device: torch.device, batch_size: int = 32,
-            teacher: PslModel | None = None, method=None) -> np.ndarray:
-    """Class probabilities, shape (n, 10), in the order of ``proteins``.
-
-    ``teacher``: the run whose attention an ``mlp-preset`` model pools with. ``method``: an
-    :class:`pslmodels.attribute.Attribution` whose probabilities to return instead of the plain
-    forward pass (e.g. the prediction with the attention replaced).
-    """
-    model.eval()
-    probs = np.zeros((len(proteins), len(CLASSES)), dtype=np.float32)
-    index = {id(p): i for i, p in enumerate(proteins)}
-    for batch in batches(proteins, batch_size):
-        batch = batch.to(device)
-        if method is not None:
-            out = method.attribute(model, batch).probs
-        else:
-            attention = teacher_attention(teacher, batch) if teacher is not None else None
-            out = torch.softmax(model(batch.tokens, batch.lengths, attention=attention)[0], dim=1)
-        probs[[index[id(p)] for p in batch.proteins]] = out.cpu().numpy()
-    return probs
-
-
-@torch.no_grad()
-def teacher_attention(teacher: PslModel, batch) -> torch.Tensor:
-    """The per-residue attention of a trained model, used as the preset weights of mlp-preset."""
-    teacher.eval()
-    _, alpha = teacher(batch.tokens, batch.lengths)
-    return alpha
 
 
 def evaluate(model, proteins, device, teacher=None) -> tuple[dict, np.ndarray]:
@@ -234,15 +97,6 @@ def training_seconds(history: list[dict]) -> float:
             total += last
         last = entry["seconds"]
     return total + last
-
-
-def predictions_frame(proteins: list[Protein], probs: np.ndarray) -> pd.DataFrame:
-    return pd.DataFrame({
-        "accession": [p.accession for p in proteins],
-        "true_label": [p.label for p in proteins],
-        "pred_label": [CLASSES[i] for i in probs.argmax(1)],
-        "probs": [row.astype(np.float32).tolist() for row in probs],
-    })
 
 
 def check_config(cfg: TrainConfig) -> None:
@@ -319,8 +173,7 @@ def train(cfg: TrainConfig) -> dict:
     training, and a run of other inputs in it is refused (see :func:`claim_run_dir`).
     """
     check_config(cfg)
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
+    set_threads(cfg.threads)
     device = pick_device(cfg.device)
     run_dir = cfg.resolved_run_dir()
     teacher = None
@@ -422,9 +275,10 @@ def train(cfg: TrainConfig) -> dict:
     return metrics
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = ArgumentParser(prog="python -m pslmodels.train", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.ArgumentParser:
+    """The training options (one flag per :class:`TrainConfig` field), on ``parser`` if given."""
+    parser = parser or ArgumentParser(prog="python -m pslmodels.train", description=__doc__,
+                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     defaults = TrainConfig()
     for f in fields(TrainConfig):
         default = getattr(defaults, f.name)

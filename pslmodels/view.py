@@ -27,10 +27,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from pslindex.attributions import read_attributions
 from pslindex.classes import CLASSES
 from pslindex.errors import ArgumentParser, PslError, cli_main, first_line
 from pslindex.extract import PROTOCOLS, extract_by_protocol
-from pslindex.files import atomic_output, read_parquet_columns
+from pslindex.files import atomic_output
 from pslmodels.plausibility import DEFAULT_SIGNALS, SIGNAL_NAMES, SIGNAL_TYPES, read_signals
 
 NEEDED = ("run_id", "model", "method", "accession", "sequence", "true_label", "pred_label", "probs", "scores")
@@ -151,7 +152,7 @@ def render_png(record: dict, path: Path) -> None:
     """One protein as a figure: a heat strip per method, peptides boxed, signals marked, probabilities beside."""
     from matplotlib.patches import Rectangle
 
-    from pslmodels.report import pyplot
+    from pslmodels.plots import pyplot
 
     plt = pyplot()
 
@@ -195,6 +196,26 @@ def render_png(record: dict, path: Path) -> None:
     plt.close(fig)
 
 
+def write_viewer(frame: pd.DataFrame, out: Path, *, methods: list[str] | None = None, hitrates: Path | None = None,
+                 signals: pd.DataFrame | None = None, window: int = 5, k: float = 2.0, protocol: str = "spec",
+                 title: str = "attributions", source: str = "") -> list[dict]:
+    """The viewer of the attribution rows ``frame`` (SPEC 5) as ``out``: an HTML page, or a PNG of one protein.
+
+    ``hitrates``: a hit-rate results folder whose peptides and hit rates to show (else peptides are
+    extracted here, as ``protocol`` says, without hit rates). Written atomically. Returns the records.
+    """
+    out = Path(out)
+    methods = methods or pick_methods(frame, None)
+    records = protein_records(frame, methods, read_peptide_hits(hitrates), signals, window=window, k=k,
+                              protocol=protocol)
+    with atomic_output(out) as tmp:
+        if out.suffix.lower() == ".png":
+            render_png(records[0], tmp)
+        else:
+            tmp.write_text(render_html(records, title=title, source=source), encoding="utf-8")
+    return records
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = ArgumentParser(prog="python -m pslmodels.view", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -215,7 +236,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def run(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    frame = read_parquet_columns(args.attributions, NEEDED, purpose="the viewer")
+    frame = read_attributions(args.attributions, NEEDED, purpose="the viewer")
     methods = pick_methods(frame, args.methods)
     if args.accession:
         accession = args.accession.strip()
@@ -236,14 +257,9 @@ def run(argv=None) -> int:
         signals = read_signals(args.signals)
     else:
         signals = read_signals(DEFAULT_SIGNALS) if DEFAULT_SIGNALS.is_file() else None
-    records = protein_records(frame, methods, read_peptide_hits(hitrates), signals, window=args.window, k=args.k,
-                              protocol=args.protocol)
-    with atomic_output(out) as tmp:
-        if out.suffix.lower() == ".png":
-            render_png(records[0], tmp)
-        else:
-            tmp.write_text(render_html(records, title=f"{args.attributions.name}: attributions",
-                                       source=str(args.attributions)), encoding="utf-8")
+    records = write_viewer(frame, out, methods=methods, hitrates=hitrates, signals=signals, window=args.window,
+                           k=args.k, protocol=args.protocol, title=f"{args.attributions.name}: attributions",
+                           source=str(args.attributions))
     print(f"{len(records)} protein(s), methods {', '.join(methods)}, peptides as --protocol {args.protocol}"
           f"{', hit rates from ' + str(hitrates) if hitrates else ', no hit rates (none given)'}"
           f"{'' if signals is not None else ', no sorting-signal file'} -> {out}")

@@ -40,6 +40,17 @@ def pytest_collection_modifyitems(config, items):
 torch.set_num_threads(1)
 
 
+@pytest.fixture(scope="session")
+def debian_index(tmp_path_factory) -> Path:
+    """The index built from the Debian fixture (66 real proteins), once per session; tests only read it
+    (and the homolog cache MMseqs2 fills beside it). A test that damages an index builds its own."""
+    from build_index.build import build
+
+    out = tmp_path_factory.mktemp("debian") / "index"
+    build(out, source=str(DEBIAN_FIXTURE), progress=False)
+    return out
+
+
 @pytest.fixture
 def sprot_index(tmp_path) -> Path:
     """A real index folder built from the Swiss-Prot flat-file fixture."""

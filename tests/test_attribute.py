@@ -5,13 +5,14 @@ import pytest
 import torch
 
 from conftest import SHARED
+from pslindex.attributions import read_attributions
 from pslindex.errors import PslError
-from pslindex.hitrate import read_attributions
 from pslmodels.attribute import attribute_proteins, kendall_tau, make_method
 from pslmodels.data import collate, read_fasta
 from pslmodels.diagnose import diagnose, jensen_shannon, total_variation
 from pslmodels.model import ModelConfig, PslModel
-from pslmodels.train import TrainConfig, load_model, train
+from pslmodels.runs import load_model
+from pslmodels.train import TrainConfig, train
 
 DEEPLOC = SHARED / "data/deeploc/deeploc_data.fasta.gz"
 

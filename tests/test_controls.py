@@ -26,10 +26,8 @@ FAMILY = {"P07766": 192}  # a DeepLoc test protein and the start of a 10-mer its
 
 
 @pytest.fixture(scope="module")
-def index(tmp_path_factory):
-    out = tmp_path_factory.mktemp("controls") / "index"
-    assert build_cli.main(["--source", str(DEBIAN_FIXTURE), "--out", str(out), "--quiet"]) == 0
-    return out
+def index(debian_index):
+    return debian_index
 
 
 @pytest.fixture(scope="module")

@@ -9,9 +9,8 @@ from conftest import DEBIAN_FIXTURE
 from pslmodels import demo
 
 
-def test_demo_end_to_end(tmp_path, capsys):
-    index = tmp_path / "index"
-    assert build_cli.main(["--source", str(DEBIAN_FIXTURE), "--out", str(index), "--quiet"]) == 0
+def test_demo_end_to_end(tmp_path, capsys, debian_index):
+    index = debian_index
     run_dir = tmp_path / "run"
     args = ["--run-dir", str(run_dir), "--index", str(index), "--epochs", "1", "--max-train", "40",
             "--max-eval", "30", "--test-proteins", "40", "--ig-proteins", "6", "--device", "cpu"]

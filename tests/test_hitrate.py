@@ -34,10 +34,8 @@ def peak_at(seq: str, start: int) -> np.ndarray:
 
 
 @pytest.fixture(scope="module")
-def fixture_index(tmp_path_factory):
-    out = tmp_path_factory.mktemp("hr") / "index"
-    assert build_cli.main(["--source", str(DEBIAN_FIXTURE), "--out", str(out), "--quiet"]) == 0
-    return out
+def fixture_index(debian_index):
+    return debian_index
 
 
 @pytest.fixture(scope="module")

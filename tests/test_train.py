@@ -13,7 +13,8 @@ from pslmodels import evaluate as evaluate_cli
 from pslmodels import train as train_cli
 from pslmodels.data import collate, read_fasta
 from pslmodels.model import ARCHS, ModelConfig, PslModel
-from pslmodels.train import TrainConfig, load_model, train
+from pslmodels.runs import load_model
+from pslmodels.train import TrainConfig, train
 
 DEEPLOC = SHARED / "data/deeploc/deeploc_data.fasta.gz"
 
@@ -93,7 +94,7 @@ def test_mlp_preset_uses_a_trained_run(tiny_run, tmp_path):
     # loaded with its teacher, it is diagnosed and attributed like any attention model
     from pslmodels.attribute import make_method
     from pslmodels.diagnose import diagnose
-    from pslmodels.train import run_split
+    from pslmodels.runs import run_split
 
     model, ckpt = load_model(tmp_path / "preset")
     teacher, _ = load_model(run_dir)

@@ -29,11 +29,10 @@ def peak(seq: str, start: int, length: int = 10) -> np.ndarray:
 
 
 @pytest.fixture(scope="module")
-def results(tmp_path_factory):
+def results(tmp_path_factory, debian_index):
     """Attributions of 3 real DeepLoc test proteins (one with an annotated signal peptide) and their hit rates."""
     root = tmp_path_factory.mktemp("view")
-    index = root / "index"
-    assert build_cli.main(["--source", str(DEBIAN_FIXTURE), "--out", str(index), "--quiet"]) == 0
+    index = debian_index
     test_rows = {acc: (acc, label, seq) for acc, label, seq in
                  read_deeploc(SHARED / "data/deeploc/deeploc_data.fasta.gz", test_only=True)}
     signals = read_signals(SIGNALS).set_index("accession")

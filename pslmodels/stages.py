@@ -1,0 +1,339 @@
+"""The study's stages as library functions: ``stage(run, options) -> outputs``.
+
+train -> diagnose -> attribute -> hitrate -> plausibility (-> ``pslmodels.report``). Each stage reads
+only what earlier stages wrote, writes its outputs atomically into ``run.out``
+(:class:`pslmodels.runs.RunDir`), and records itself done with its options, so calling it again
+with the same options does nothing and with other options recomputes. The Snakemake workflow
+(``workflow/Snakefile``), the demo and ``psl predict`` call these functions;
+``python -m pslmodels.stages STAGE RUN_DIR [options]`` is the command each workflow rule runs.
+
+Which proteins: the run's own test partition (a seeded, stratified subset when ``proteins`` > 0);
+Integrated Gradients on a subset of those (``ig_proteins``); plausibility on every test protein
+with annotated sorting signals (SPEC 2).
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import time
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+import pandas as pd
+
+from pslindex.attributions import write_attributions
+from pslindex.errors import ArgumentParser, PslError, cli_main
+from pslindex.store import DEFAULT_INDEX_DIR
+from pslmodels.data import stratified_subset
+from pslmodels.model import ARCHS
+from pslmodels.runs import RunDir, pick_device, set_threads
+
+# What attribution methods the attribute stage runs on a model that pools with trained attention
+# (Integrated Gradients runs on every model, on the IG subset).
+ATTENTION_METHODS = ("attention", "shifted", "permuted", "random", "random-logits", "uniform")
+# What a kept run holds (reports/study/runs/<run>/): small, enough to rebuild the report and re-run
+# every analysis from the weights. Attributions (tens of MB per run) are not kept.
+KEPT_FILES = ("config.json", "metrics.json", "model.pt", "test_predictions.parquet", "sethard_predictions.parquet",
+              "diagnostics.csv", "kendall_tau.parquet", "plausibility_proteins.parquet")
+
+
+def _check(options, **rules) -> None:
+    """One-line PslError for an option out of range; ``rules``: name -> (predicate, what it must be)."""
+    for name, (ok, must) in rules.items():
+        value = getattr(options, name)
+        if not ok(value):
+            raise PslError(f"--{name.replace('_', '-')} {value!r}: must be {must}")
+
+
+def _nonneg(v) -> bool:
+    return isinstance(v, int) and v >= 0
+
+
+def _positive(v) -> bool:
+    return isinstance(v, int) and v >= 1
+
+
+@dataclass
+class DiagnoseOptions:
+    proteins: int = 0      # test proteins (0 = all; else a seeded, stratified subset)
+    seeds: int = 3         # replacement seeds for permuted and random weights
+    seed: int = 0          # of the subset
+    device: str = "auto"
+
+    def check(self):
+        _check(self, proteins=(_nonneg, ">= 0"), seeds=(_positive, ">= 1"), seed=(_nonneg, ">= 0"))
+
+
+def diagnose_stage(run: RunDir, options: DiagnoseOptions | None = None) -> Path | None:
+    """Experiments I/III (:func:`pslmodels.diagnose.diagnose`) -> ``diagnostics.csv``; None for models
+    that pool without attention (nothing to replace)."""
+    from pslmodels.diagnose import diagnose
+
+    options = options or DiagnoseOptions()
+    options.check()
+    if ARCHS[run.config["train"]["model"]]["pooling"] != "attention":
+        return None
+    opts = asdict(options)
+    if run.done("diagnose", opts):
+        return run.file("diagnostics.csv")
+    started = time.time()
+    model, _ = run.load_model()
+    proteins = stratified_subset(run.split("test"), options.proteins, options.seed)
+    table = diagnose(model, proteins, seeds=options.seeds, device=pick_device(options.device))
+    out = run.write_frame("diagnostics.csv", table)
+    run.mark_done("diagnose", opts, [out.name], started)
+    return out
+
+
+@dataclass
+class AttributeOptions:
+    proteins: int = 0        # test proteins for the attention methods (0 = all)
+    ig_proteins: int = 200   # of which Integrated Gradients (0 = all of them)
+    ig_steps: int = 32       # doubled once where the convergence delta is large
+    seed: int = 0
+    device: str = "auto"
+    progress: bool = False
+
+    def check(self):
+        _check(self, proteins=(_nonneg, ">= 0"), ig_proteins=(_nonneg, ">= 0"), ig_steps=(_positive, ">= 1"),
+               seed=(_nonneg, ">= 0"))
+
+
+def attribute_stage(run: RunDir, options: AttributeOptions | None = None) -> Path:
+    """Attributions of test proteins -> ``attributions.parquet`` (SPEC 5) and, for attention models,
+    ``kendall_tau.parquet`` (attention vs IG per protein).
+
+    Attention models: every method of :data:`ATTENTION_METHODS` on ``proteins``, IG on ``ig_proteins``
+    of them; models without attention: IG only (the paper's Table 2 has IG rows for them).
+    """
+    from pslmodels.attribute import attribute_proteins, kendall_tau, make_method
+
+    options = options or AttributeOptions()
+    options.check()
+    opts = {k: v for k, v in asdict(options).items() if k != "progress"}
+    if run.done("attribute", opts):
+        return run.file("attributions.parquet")
+    started = time.time()
+    model, _ = run.load_model()
+    device = pick_device(options.device)
+    proteins = stratified_subset(run.split("test"), options.proteins, options.seed)
+    ig_set = stratified_subset(proteins, options.ig_proteins, options.seed)
+    frames = []
+    if model.has_attention:
+        frames.append(attribute_proteins(model, proteins, [make_method(m, options.seed) for m in ATTENTION_METHODS],
+                                         run_id=run.name, device=device, progress=options.progress))
+    ig = make_method("ig", n_steps=options.ig_steps, max_steps=2 * options.ig_steps)
+    frames.append(attribute_proteins(model, ig_set, [ig], run_id=run.name, device=device, progress=options.progress))
+    attributions = pd.concat(frames, ignore_index=True)
+    out = write_attributions(attributions, run.file("attributions.parquet"))
+    outputs = [out.name]
+    if model.has_attention:
+        outputs.append(run.write_frame("kendall_tau.parquet", kendall_tau(attributions)).name)
+    run.mark_done("attribute", opts, outputs, started)
+    return out
+
+
+@dataclass
+class HitRateStageOptions:
+    index: str = str(DEFAULT_INDEX_DIR)
+    protocol: str = "spec"            # spec | paper (SPEC 10)
+    exclude_homologs: bool = False    # SPEC 9.1 (MMseqs2)
+    controls: int = 20                # chance-control rotations per row (SPEC 9.2)
+    seed: int = 0
+
+    def check(self):
+        _check(self, protocol=(lambda v: v in ("spec", "paper"), "spec or paper"),
+               controls=(_nonneg, ">= 0"), seed=(_nonneg, ">= 0"))
+
+
+def hitrate_dir(protocol: str = "spec", exclude_homologs: bool = False) -> str:
+    """The folder a hit-rate variant is written to: ``hitrate``, ``hitrate-paper``, ``...-homologs-excluded``."""
+    return "hitrate" + ("-paper" if protocol == "paper" else "") + ("-homologs-excluded" if exclude_homologs else "")
+
+
+def hitrate_stage(run: RunDir, options: HitRateStageOptions | None = None, *, progress: bool = False
+                  ) -> Path:
+    """Hit rates of ``attributions.parquet`` against the index -> ``hitrate*/`` (:func:`hitrate_dir`)."""
+    from pslindex.hitrate import HitRateOptions, hitrate_folder
+
+    options = options or HitRateStageOptions()
+    options.check()
+    name = hitrate_dir(options.protocol, options.exclude_homologs)
+    opts = asdict(options)
+    if run.done(name, opts):
+        return run.file(name)
+    started = time.time()
+    hit = HitRateOptions(protocol=options.protocol, exclude_homologs=options.exclude_homologs,
+                         controls=options.controls, seed=options.seed)
+    hitrate_folder(run.file("attributions.parquet"), Path(options.index), run.file(name), hit, progress=progress)
+    run.mark_done(name, opts, [f"{name}/hitrates.parquet"], started)
+    return run.file(name)
+
+
+@dataclass
+class PlausibilityOptions:
+    proteins: int = 0          # test proteins with annotated signals (0 = all)
+    ig_steps: int = 32
+    prior_proteins: int = 300  # validation proteins for the position prior of attention (SPEC 9.3)
+    seed: int = 0
+    device: str = "auto"
+    progress: bool = False
+
+    def check(self):
+        _check(self, proteins=(_nonneg, ">= 0"), ig_steps=(_positive, ">= 1"), prior_proteins=(_nonneg, ">= 0"),
+               seed=(_nonneg, ">= 0"))
+
+
+def plausibility_stage(run: RunDir, options: PlausibilityOptions | None = None) -> Path:
+    """Attention (if the model has it) and IG of every test protein with annotated sorting signals, scored
+    against the signals with the positional baselines -> ``attributions_signals.parquet`` and
+    ``plausibility_proteins.parquet`` (:func:`pslmodels.plausibility.per_protein`)."""
+    from pslmodels.attribute import attribute_proteins, make_method
+    from pslmodels.plausibility import DEFAULT_SIGNALS, learn_priors, per_protein, read_signals
+
+    options = options or PlausibilityOptions()
+    options.check()
+    opts = {k: v for k, v in asdict(options).items() if k != "progress"}
+    if run.done("plausibility", opts):
+        return run.file("plausibility_proteins.parquet")
+    started = time.time()
+    signals = read_signals(DEFAULT_SIGNALS)
+    model, _ = run.load_model()
+    annotated = set(signals.accession)
+    proteins = stratified_subset([p for p in run.split("test") if p.accession in annotated], options.proteins,
+                                 options.seed)
+    methods = (["attention"] if model.has_attention else []) + ["ig"]
+    frame = attribute_proteins(model, proteins, [make_method(m, options.seed, n_steps=options.ig_steps,
+                                                             max_steps=2 * options.ig_steps) for m in methods],
+                               run_id=run.name, device=pick_device(options.device), progress=options.progress)
+    priors = {}
+    if model.has_attention and options.prior_proteins:  # IG's prior would cost hours of IG on validation proteins
+        priors = {(run.name, m): p for m, p in
+                  learn_priors(run.path, ["attention"], proteins=options.prior_proteins, seed=options.seed).items()}
+    write_attributions(frame, run.file("attributions_signals.parquet"))
+    out = run.write_frame("plausibility_proteins.parquet", per_protein(frame, signals, seed=options.seed,
+                                                                       priors=priors))
+    run.mark_done("plausibility", opts, ["attributions_signals.parquet", out.name], started)
+    return out
+
+
+def keep(run: RunDir, kept: Path) -> Path:
+    """Copy the run's small files (:data:`KEPT_FILES`, and every ``hitrate*/hitrates.parquet``) to ``kept``.
+
+    ``kept`` is the run's folder under ``reports/study/runs/``: what the repository keeps of it.
+    """
+    kept = Path(kept)
+    kept.mkdir(parents=True, exist_ok=True)
+    for name in KEPT_FILES:
+        source = run.path / name if (run.path / name).is_file() else run.file(name)
+        if source.is_file() and source.resolve() != (kept / name).resolve():
+            shutil.copyfile(source, kept / name)
+    for folder in sorted(run.out.glob("hitrate*/")):
+        if (folder / "hitrates.parquet").is_file() and folder.resolve() != (kept / folder.name).resolve():
+            (kept / folder.name).mkdir(exist_ok=True)
+            shutil.copyfile(folder / "hitrates.parquet", kept / folder.name / "hitrates.parquet")
+    return kept
+
+
+def same_training(run: RunDir, cfg) -> bool:
+    """``run`` holds a finished training made with ``cfg``'s training inputs (and epochs, patience, data)."""
+    from pslmodels.data import data_ref
+    from pslmodels.train import TRAINING_INPUTS
+
+    if not run.trained:
+        return False
+    recorded = run.config.get("train", {})
+    wanted = {**asdict(cfg), "data": data_ref(cfg.data)}
+    return all(recorded.get(k) == wanted.get(k) for k in (*TRAINING_INPUTS, "epochs", "patience", "data"))
+
+
+def train_stage(cfg, kept: Path | None = None) -> RunDir:
+    """Train ``cfg`` (a :class:`pslmodels.train.TrainConfig`) unless its run directory already holds it.
+
+    ``kept``: the run's folder in the repository (``reports/study/runs/<run>``). When it holds this
+    training, its files are restored into the run directory instead of training again (a fresh clone
+    re-runs every analysis from the kept weights); after a new training, the small files are kept there.
+    """
+    from pslmodels.train import train
+
+    run = RunDir(cfg.resolved_run_dir())
+    if kept is not None and not run.trained and same_training(RunDir(kept), cfg):
+        run.path.mkdir(parents=True, exist_ok=True)
+        for name in ("config.json", "model.pt", "test_predictions.parquet", "sethard_predictions.parquet",
+                     "metrics.json"):  # metrics.json last: it marks the run finished
+            if (Path(kept) / name).is_file():
+                shutil.copyfile(Path(kept) / name, run.path / name)
+        return run
+    if not same_training(run, cfg):
+        train(cfg)
+    if kept is not None:
+        keep(run, kept)
+    return run
+
+
+STAGES = {"diagnose": (diagnose_stage, DiagnoseOptions), "attribute": (attribute_stage, AttributeOptions),
+          "hitrate": (hitrate_stage, HitRateStageOptions), "plausibility": (plausibility_stage, PlausibilityOptions)}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = ArgumentParser(prog="python -m pslmodels.stages", description=__doc__,
+                            formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="stage", required=True, metavar="STAGE")
+    from pslmodels import train as train_cli
+
+    t = sub.add_parser("train", help="train one model (pslmodels.train's options), or restore it from --keep",
+                       description=train_stage.__doc__)
+    train_cli.build_parser(t)
+    t.add_argument("--keep", type=Path, default=None, help="the run's kept folder (reports/study/runs/<run>)")
+    for name, (function, options) in STAGES.items():
+        p = sub.add_parser(name, help=function.__doc__.splitlines()[0], description=function.__doc__)
+        p.add_argument("run_dir", type=Path, help="a trained run (config.json, metrics.json, weights)")
+        p.add_argument("--out", type=Path, default=None, help="where to write (default: the run directory)")
+        p.add_argument("--keep", type=Path, default=None,
+                       help="afterwards copy the run's small files here (e.g. reports/study/runs/<run>)")
+        p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = $OMP_NUM_THREADS, else all)")
+        for f in fields(options):
+            flag = f"--{f.name.replace('_', '-')}"
+            if f.type in ("bool", bool):
+                p.add_argument(flag, dest=f.name, action="store_true")
+            elif f.name == "device":
+                p.add_argument(flag, dest=f.name, choices=("auto", "cpu", "cuda"), default=f.default)
+            elif f.name == "protocol":
+                p.add_argument(flag, dest=f.name, choices=("spec", "paper"), default=f.default)
+            else:
+                p.add_argument(flag, dest=f.name, type=type(f.default), default=f.default,
+                               help=f"default: {f.default}")
+    return parser
+
+
+def run(argv=None) -> int:
+    args = vars(build_parser().parse_args(argv))
+    if args["stage"] == "train":
+        from pslmodels.train import TrainConfig
+
+        kept = args.pop("keep")
+        args.pop("stage")
+        run_ = train_stage(TrainConfig(**args), kept)
+        print(f"train {run_.name}: {run_.path / 'metrics.json'}")
+        return 0
+    stage, run_dir, out, kept = args.pop("stage"), args.pop("run_dir"), args.pop("out"), args.pop("keep")
+    set_threads(args.pop("threads"))
+    function, options_type = STAGES[stage]
+    run_ = RunDir(run_dir, out)
+    if not run_.trained:
+        raise PslError(f"{run_dir}: not a finished training run (no metrics.json); train it first")
+    result = function(run_, options_type(**args))
+    if kept is not None:
+        keep(run_, kept)
+    print(f"{stage} {run_.name}: {result if result is not None else 'nothing to do (no attention)'}")
+    return 0
+
+
+def main(argv=None) -> int:
+    return cli_main(run, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
