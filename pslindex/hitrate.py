@@ -156,43 +156,6 @@ CREATE TEMP TABLE rotation_scores (row_id BIGINT, rotation INTEGER, n_entries BI
                                    w_pred DOUBLE);
 """
 
-PAPER_CHUNK_SQL = """
-CREATE OR REPLACE TEMP TABLE contained AS
-SELECT p.row_id, p.rotation, p.peptide_id, p.start, length(p.peptide) AS len, h.acc_code,
-       min(h.position) AS match_position
-FROM chunk_peptides p
-JOIN attributions r USING (row_id)
-JOIN chunk_hits h ON h.pep_code = p.pep_code
-SEMI JOIN entry_classes ec ON ec.acc_code = h.acc_code
-ANTI JOIN homolog_codes hg ON hg.query_sha = r.sequence_sha AND hg.acc_code = h.acc_code
-GROUP BY ALL;
-
-INSERT INTO peptide_counts SELECT peptide_id, count(*) FROM contained GROUP BY peptide_id;
-
-CREATE OR REPLACE TEMP TABLE chunk_matches AS
-WITH first_peptide AS (
-    SELECT row_id, rotation, acc_code, arg_min(struct_pack(peptide_id, start, len, match_position), start) AS f
-    FROM contained GROUP BY ALL
-)
-SELECT fp.row_id, fp.rotation, fp.f.peptide_id AS peptide_id, fp.acc_code,
-       fp.f.match_position AS match_position, abs(fp.f.match_position - fp.f.start) AS distance,
-       CASE WHEN fp.f.match_position = fp.f.start THEN 1.0
-            ELSE least(fp.f.len / abs(fp.f.match_position - fp.f.start), 1.0) END AS beta
-FROM first_peptide fp;
-
-INSERT INTO matches
-SELECT m.row_id, m.rotation, m.peptide_id, ec.accession, m.match_position, m.distance, m.beta, ec.classes
-FROM chunk_matches m JOIN entry_classes ec USING (acc_code) WHERE m.rotation = 0
-ORDER BY m.row_id, ec.accession;
-
-INSERT INTO rotation_scores
-SELECT m.row_id, m.rotation, count(*), sum(m.beta),
-       sum(CASE WHEN list_contains(ec.classes, r.true_label) THEN m.beta ELSE 0 END),
-       sum(CASE WHEN list_contains(ec.classes, r.pred_label) THEN m.beta ELSE 0 END)
-FROM chunk_matches m JOIN entry_classes ec USING (acc_code) JOIN attributions r USING (row_id)
-GROUP BY m.row_id, m.rotation;
-"""
-
 PAPER_SQL = r"""
 CREATE TABLE peptide_hitrates AS  -- the protocol has no per-peptide hit rate: counts only
 SELECT p.peptide_id, p.row_id, p.rotation, p.peptide, p.start, coalesce(c.n_matches, 0) AS n_matches,
@@ -372,6 +335,58 @@ def coded_hits(matcher: KmerIndex, peptides: pd.DataFrame) -> pd.DataFrame:
                          "acc_code": found.accession.cat.codes.astype(np.int32), "position": found.position})
 
 
+# per entry: bit 15 = it has a class (counts for n_entries), bit i = it holds class i (SPEC 1 order)
+ENTRY_BITS_SQL = """
+SELECT acc_code, 32768 + coalesce(list_sum(list_transform(list_distinct(classes),
+                                                        lambda c: 1 << (list_position($1, c) - 1))), 0) AS bits
+FROM entry_classes
+"""
+
+PAPER_INSERT_SQL = """
+INSERT INTO rotation_scores SELECT * FROM chunk_scores;
+INSERT INTO peptide_counts SELECT * FROM chunk_counts;
+INSERT INTO matches
+SELECT m.row_id, 0, m.peptide_id, ec.accession, m.match_position, m.distance, m.beta, ec.classes
+FROM chunk_matches m JOIN entry_classes ec USING (acc_code) ORDER BY m.row_id, ec.accession;
+"""
+
+
+def paper_tables(con: duckdb.DuckDBPyConnection, matcher: KmerIndex, rows: pd.DataFrame, peptides: pd.DataFrame,
+                 *, progress: bool = False) -> None:
+    """Fill ``rotation_scores``, ``peptide_counts`` and ``matches`` under the authors' protocol (SPEC 10).
+
+    Chunks of whole rows: their peptides are matched (:meth:`KmerIndex.find_arrays`) and scored in
+    one pass (:func:`pslindex.paper_protocol.score_chunk`); only the per-group sums and rotation 0's
+    entries reach DuckDB.
+    """
+    from tqdm import tqdm
+
+    from pslindex.paper_protocol import class_bits, score_chunk
+
+    entries = con.execute(ENTRY_BITS_SQL, [list(CLASSES)]).df()
+    acc_bits = np.zeros(len(matcher.accessions), dtype=np.uint16)
+    acc_bits[entries.acc_code.to_numpy(np.int64)] = entries.bits.to_numpy(np.uint16)
+    true_bits, pred_bits = class_bits(rows.true_label), class_bits(rows.pred_label)
+    pairs = con.execute("SELECT r.row_id, h.acc_code FROM homolog_codes h JOIN attributions r "
+                        "ON r.sequence_sha = h.query_sha ORDER BY r.row_id, h.acc_code").df()
+    excl_off = np.zeros(len(rows) + 1, dtype=np.int64)
+    np.cumsum(np.bincount(pairs.row_id.to_numpy(np.int64), minlength=len(rows)), out=excl_off[1:])
+    excl_seq = pairs.acc_code.to_numpy(np.int64)
+    bar = tqdm(total=len(peptides), desc="authors' protocol", unit=" peptides", disable=not progress)
+    for chunk in row_chunks(peptides, PAPER_CHUNK_PEPTIDES):
+        unique = list(dict.fromkeys(chunk.peptide))
+        chunk = chunk.assign(pep_u=pd.Categorical(chunk.peptide, categories=unique).codes.astype(np.int64))
+        scores, counts, matches = score_chunk(chunk, matcher.find_arrays(unique), acc_bits, true_bits, pred_bits,
+                                              excl_off, excl_seq)
+        for name, frame in (("chunk_scores", scores), ("chunk_counts", counts), ("chunk_matches", matches)):
+            con.register(name, frame)
+        con.execute(PAPER_INSERT_SQL)
+        for name in ("chunk_scores", "chunk_counts", "chunk_matches"):
+            con.unregister(name)
+        bar.update(len(chunk))
+    bar.close()
+
+
 def row_chunks(peptides: pd.DataFrame, size: int):
     """``peptides`` in consecutive slices of whole rows (all rotations of a row together), ~``size`` each."""
     if peptides.empty:
@@ -420,6 +435,7 @@ def compute(attributions: pd.DataFrame, index_dir: Path, out_file: Path, options
                           "position": np.empty(0, np.int64)}))
     con = duckdb.connect(str(out_file))
     try:
+        con.execute("SET enable_progress_bar = false")  # its bars would fill logs; tqdm reports progress
         con.execute("ATTACH ? AS idx (READ_ONLY)", [str(index_file(index_dir))])
         tables = (("attributions", rows), ("peptides", peptides), ("hits", hits),
                   ("hit_accessions", hit_accessions), ("homologs", homologs),
@@ -436,13 +452,7 @@ def compute(attributions: pd.DataFrame, index_dir: Path, out_file: Path, options
             con.execute("CREATE TEMP TABLE rotation_ids AS SELECT range::INTEGER AS rotation FROM range(0, ?)",
                         [options.controls + 1])
             con.execute(PAPER_SETUP_SQL)
-            for chunk in row_chunks(peptides, PAPER_CHUNK_PEPTIDES):
-                chunk = chunk.copy()
-                con.register("chunk_hits", coded_hits(matcher, chunk))
-                con.register("chunk_peptides", chunk)
-                con.execute(PAPER_CHUNK_SQL)
-                con.unregister("chunk_hits")
-                con.unregister("chunk_peptides")
+            paper_tables(con, matcher, rows, peptides, progress=progress)
             con.execute(PAPER_SQL)
             con.execute("INSERT INTO settings VALUES ('entry_classes', ?)",
                         ["first listed location" if ordered else "all classes"])

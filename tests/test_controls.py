@@ -12,10 +12,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from build_index import __main__ as build_cli
 from build_index.load import write_index
 from build_index.uniprot import read_swissprot
-from conftest import DEBIAN_FIXTURE, REPO, SHARED, SPROT_FIXTURE, make_attributions, read_deeploc
+from conftest import REPO, SHARED, SPROT_FIXTURE, make_attributions, read_deeploc
 from pslindex import hitrate
 from pslindex.homologs import HomologOptions, find_homologs
 from pslindex.stats import bootstrap_ci, empirical_p

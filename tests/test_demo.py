@@ -4,8 +4,6 @@ import shutil
 
 import duckdb
 
-from build_index import __main__ as build_cli
-from conftest import DEBIAN_FIXTURE
 from pslmodels import demo
 
 

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from build_index import __main__ as build_cli
-from conftest import DEBIAN_FIXTURE, REPO, SHARED, make_attributions, read_deeploc
+from conftest import REPO, SHARED, make_attributions, read_deeploc
 from pslindex import hitrate
 from pslindex.classes import CLASSES
 

@@ -54,6 +54,10 @@ def test_matches_equal_brute_force(proteins):
     got = index.find(peptides)
     assert as_rows(got) == brute_force(peptides, accessions, sequences)
     assert len(got) > len(real)                                     # real windows hit at least themselves
+    unique = list(dict.fromkeys(peptides))                          # the unsorted arrays: the same hits
+    pep, seq, pos = index.find_arrays(unique)
+    assert sorted(zip([unique[i] for i in pep], [accessions[j] for j in seq], pos.tolist(), strict=True)) == \
+        brute_force(peptides, accessions, sequences)
     # query order: peptides appear grouped, in first-seen order
     order = list(dict.fromkeys(got.peptide.astype(str)))
     assert order == [p for p in dict.fromkeys(peptides) if p in set(order)]

@@ -12,8 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from build_index import __main__ as build_cli
-from conftest import DEBIAN_FIXTURE, SHARED, make_attributions, read_deeploc
+from conftest import SHARED, make_attributions, read_deeploc
 from pslindex import hitrate
 from pslmodels import view
 from pslmodels.plausibility import read_signals
