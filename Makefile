@@ -68,10 +68,10 @@ browser:
 	  >/dev/null) || echo "could not install chromium: the browser test will be skipped"
 
 test: setup browser
-	$(PYTHON) -m pytest -q -m "not slow"
+	$(PYTHON) -m pytest -q -m "not slow" --doctest-modules pslindex pslmodels build_index tests
 
 test-all: setup browser
-	$(PYTHON) -m pytest -q
+	$(PYTHON) -m pytest -q --doctest-modules pslindex pslmodels build_index tests
 
 lint: setup
 	$(PYTHON) -m ruff check .

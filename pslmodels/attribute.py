@@ -231,7 +231,7 @@ def run(argv=None) -> int:
         m.check(model)
     proteins = run_split(ckpt, args.split)
     if args.signals_only:
-        from pslmodels.plausibility import signal_accessions
+        from pslmodels.signals import signal_accessions
 
         annotated = signal_accessions()
         proteins = [p for p in proteins if p.accession in annotated]

@@ -29,17 +29,10 @@ from pslindex.errors import ArgumentParser, cli_main
 from pslindex.hitrate import format_groups
 from pslindex.store import DEFAULT_INDEX_DIR, index_file
 from pslmodels.diagnose import summarize
-from pslmodels.plausibility import (
-    DEFAULT_SIGNALS,
-    format_margins,
-    format_table,
-    learn_priors,
-    per_protein,
-    positional_margins,
-    read_signals,
-)
+from pslmodels.paper import PAPER_TABLE1
+from pslmodels.plausibility import format_margins, format_table, learn_priors, per_protein, positional_margins
 from pslmodels.plausibility import summarize as summarize_plausibility
-from pslmodels.report import PAPER_TABLE1
+from pslmodels.signals import DEFAULT_SIGNALS, read_signals
 from pslmodels.stages import (
     AttributeOptions,
     DiagnoseOptions,

@@ -30,53 +30,16 @@ import pandas as pd
 from sklearn.metrics import average_precision_score
 
 from pslindex.attributions import read_attributions
-from pslindex.errors import ArgumentParser, PslError, cli_main, first_line
+from pslindex.errors import ArgumentParser, PslError, cli_main
 from pslindex.extract import PROTOCOLS, extract_by_protocol, rotate_scores, window_scores
 from pslindex.files import atomic_output
 from pslindex.stats import bootstrap_ci
-from pslmodels.data import DATA_DIR
+from pslmodels.signals import DEFAULT_SIGNALS, SIGNAL_TYPES, read_signals
 
-DEFAULT_SIGNALS = DATA_DIR / "signals" / "SortingSignalsSwissprot.csv.gz"
-SIGNAL_TYPES = {1: "SP", 2: "TM", 3: "MT", 4: "CH", 5: "TH", 6: "NLS", 7: "NES", 8: "PTS", 9: "GPI"}
-SIGNAL_NAMES = {"SP": "signal peptide", "TM": "transmembrane", "MT": "mitochondrial transit peptide",
-                "CH": "chloroplast transit peptide", "TH": "thylakoid luminal transit peptide",
-                "NLS": "nuclear localization signal", "NES": "nuclear export signal",
-                "PTS": "peroxisomal targeting signal", "GPI": "GPI anchor"}
 METRICS = ("auprc", "prevalence", "pointing", "overlap", "iou")
 NEEDED = ("model", "method", "accession", "sequence", "scores")
 # methods that are baselines themselves: not rotated
 CONTROLS = ("uniform", "permuted", "shifted", "random", "random-logits")
-
-
-def read_signals(path: str | Path = DEFAULT_SIGNALS) -> pd.DataFrame:
-    """The sorting-signal annotations: accession, sequence, kingdom, codes (uint8 array, one per residue).
-
-    Raises PslError naming the file (and the record) when it is missing or malformed.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise PslError(f"{path}: no sorting-signal file here (SPEC 2: signals/SortingSignalsSwissprot.csv.gz; "
-                       "set --signals or PSL_DATA_DIR)")
-    try:
-        table = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except Exception as exc:  # gzip, csv and unicode errors alike
-        raise PslError(f"{path}: not a readable CSV ({first_line(exc)})") from None
-    missing = [c for c in ("ACC", "AnnotEncoded", "Sequence") if c not in table.columns]
-    if missing:
-        raise PslError(f"{path}: missing column(s) {', '.join(missing)}")
-    codes = []
-    for i, (acc, annot, seq) in enumerate(zip(table.ACC, table.AnnotEncoded, table.Sequence, strict=True)):
-        if len(annot) != len(seq) or not annot.isdigit():
-            raise PslError(f"{path}: record {i + 1} ({acc}): AnnotEncoded must be one digit per residue "
-                           f"({len(annot)} characters for {len(seq)} residues)")
-        codes.append(np.frombuffer(annot.encode("ascii"), np.uint8) - ord("0"))
-    return pd.DataFrame({"accession": table.ACC, "sequence": table.Sequence,
-                         "kingdom": table.get("Kingdom", ""), "codes": codes})
-
-
-def signal_accessions(path: str | Path = DEFAULT_SIGNALS) -> set[str]:
-    """Accessions with sorting-signal annotations."""
-    return set(read_signals(path).accession)
 
 
 def protein_metrics(sequence: str, scores: np.ndarray, mask: np.ndarray, *, window: int = 5,

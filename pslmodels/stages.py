@@ -191,7 +191,8 @@ def plausibility_stage(run: RunDir, options: PlausibilityOptions | None = None) 
     against the signals with the positional baselines -> ``attributions_signals.parquet`` and
     ``plausibility_proteins.parquet`` (:func:`pslmodels.plausibility.per_protein`)."""
     from pslmodels.attribute import attribute_proteins, make_method
-    from pslmodels.plausibility import DEFAULT_SIGNALS, learn_priors, per_protein, read_signals
+    from pslmodels.plausibility import learn_priors, per_protein
+    from pslmodels.signals import DEFAULT_SIGNALS, read_signals
 
     options = options or PlausibilityOptions()
     options.check()
@@ -281,11 +282,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser = ArgumentParser(prog="python -m pslmodels.stages", description=__doc__,
                             formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="stage", required=True, metavar="STAGE")
-    from pslmodels import train as train_cli
+    from pslmodels.train import add_train_arguments
 
     t = sub.add_parser("train", help="train one model (pslmodels.train's options), or restore it from --keep",
                        description=train_stage.__doc__)
-    train_cli.build_parser(t)
+    add_train_arguments(t)
     t.add_argument("--keep", type=Path, default=None, help="the run's kept folder (reports/study/runs/<run>)")
     for name, (function, options) in STAGES.items():
         p = sub.add_parser(name, help=function.__doc__.splitlines()[0], description=function.__doc__)

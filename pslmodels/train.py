@@ -275,10 +275,14 @@ def train(cfg: TrainConfig) -> dict:
     return metrics
 
 
-def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.ArgumentParser:
-    """The training options (one flag per :class:`TrainConfig` field), on ``parser`` if given."""
-    parser = parser or ArgumentParser(prog="python -m pslmodels.train", description=__doc__,
-                                      formatter_class=argparse.RawDescriptionHelpFormatter)
+def build_parser() -> argparse.ArgumentParser:
+    parser = ArgumentParser(prog="python -m pslmodels.train", description=__doc__,
+                            formatter_class=argparse.RawDescriptionHelpFormatter)
+    return add_train_arguments(parser)
+
+
+def add_train_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """One ``--flag`` per :class:`TrainConfig` field on ``parser`` (also the workflow's ``stages train``)."""
     defaults = TrainConfig()
     for f in fields(TrainConfig):
         default = getattr(defaults, f.name)

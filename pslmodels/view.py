@@ -32,7 +32,7 @@ from pslindex.classes import CLASSES
 from pslindex.errors import ArgumentParser, PslError, cli_main, first_line
 from pslindex.extract import PROTOCOLS, extract_by_protocol
 from pslindex.files import atomic_output
-from pslmodels.plausibility import DEFAULT_SIGNALS, SIGNAL_NAMES, SIGNAL_TYPES, read_signals
+from pslmodels.signals import DEFAULT_SIGNALS, SIGNAL_NAMES, SIGNAL_TYPES, read_signals
 
 NEEDED = ("run_id", "model", "method", "accession", "sequence", "true_label", "pred_label", "probs", "scores")
 METHOD_ORDER = ("attention", "ig", "shifted", "permuted", "random", "random-logits", "uniform")

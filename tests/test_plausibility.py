@@ -7,7 +7,8 @@ import pytest
 from conftest import SHARED, make_attributions
 from pslindex.extract import rotate_scores as rotated
 from pslmodels import plausibility
-from pslmodels.plausibility import per_protein, protein_metrics, read_signals, summarize
+from pslmodels.plausibility import per_protein, protein_metrics, summarize
+from pslmodels.signals import read_signals
 
 SIGNALS = SHARED / "data/signals/SortingSignalsSwissprot.csv.gz"
 

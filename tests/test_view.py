@@ -15,7 +15,7 @@ import pytest
 from conftest import SHARED, make_attributions, read_deeploc
 from pslindex import hitrate
 from pslmodels import view
-from pslmodels.plausibility import read_signals
+from pslmodels.signals import read_signals
 
 SIGNALS = SHARED / "data/signals/SortingSignalsSwissprot.csv.gz"
 FAMILY = ("P07766", 192)   # a DeepLoc test protein sharing a 10-mer at 192 with other entries of the index slice

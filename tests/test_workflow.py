@@ -45,7 +45,7 @@ def test_dry_run_of_the_real_config_lists_every_model(tmp_path):
 def tiny(tmp_path_factory, debian_index):
     root = tmp_path_factory.mktemp("workflow")
     config = {"runs": str(root / "runs"), "kept": str(root / "kept"), "report": str(root / "report" / "study.md"),
-              "index": str(debian_index), "epochs": 1, "max_train": 30, "max_eval": 20, "models": ["bilstm-att"],
+              "index": str(debian_index), "epochs": 1, "max_train": 30, "max_eval": 20, "models": ["bilstm", "bilstm-att"],
               "seeds": {"default": [0], "bilstm-att": [0], "cnn3-5-7-11-att": [0]}, "test_proteins": 20,
               "ig_proteins": 3, "ig_steps": 8, "signal_proteins": 6, "prior_proteins": 10, "controls": 2,
               "exclude_homologs": False, "device": "cpu"}
@@ -69,8 +69,16 @@ def test_tiny_run_goes_through_every_rule(tiny):
     assert not (kept / "best.pt").exists() and not (kept / "attributions.parquet").exists()
     methods = set(pd.read_parquet(run / "attributions.parquet").method)
     assert methods == {*stages.ATTENTION_METHODS, "ig"}
+    # a model without attention: Integrated Gradients only (the paper's Table 2), no diagnostics
+    plain = root / "runs" / "bilstm-s0"
+    assert set(pd.read_parquet(plain / "attributions.parquet").method) == {"ig"}
+    assert not (plain / "diagnostics.csv").exists() and (plain / "hitrate-paper" / "hitrates.parquet").is_file()
     text = (root / "report" / "study.md").read_text()
-    assert "| bilstm-att | 1 |" in text and "## Tables 2-3" in text
+    assert "| bilstm-att | 1 |" in text and "| bilstm | 1 |" in text and "## Tables 2-3" in text
+    table2 = text.split("**Table 2, Integrated Gradients.**")[1].split("**Table 3")[0]
+    assert "| LSTM | ig |" in table2 and "| LSTM-Att | ig |" in table2      # every Table 2 model trained here
+    table3 = text.split("**Table 3, attention and its replacements.**")[1].split("Where they differ")[0]
+    assert "| LSTM-Att | random | 0.384 \\|" in table3                     # the published random row
 
 
 def test_report_rebuilt_from_kept_runs_is_byte_identical(tiny, tmp_path):
