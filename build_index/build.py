@@ -5,7 +5,7 @@ The library side of ``python -m build_index`` (``build_index/__main__.py`` is it
 
 from __future__ import annotations
 
-import sys
+import logging
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -20,8 +20,12 @@ from pslindex.matcher import build_matcher
 INDEX_FILES = frozenset({"sprot.duckdb", *MATCHER_FILES})
 
 
+logger = logging.getLogger("build_index")
+
+
 def log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
+    """Progress of the build, through logging (the command line shows it on stderr)."""
+    logger.info(message)
 
 
 def _local(path: Path, args) -> tuple[object, dict]:

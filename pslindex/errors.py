@@ -9,6 +9,7 @@ bug and keeps its traceback.
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -29,12 +30,39 @@ def first_line(exc: BaseException) -> str:
     return text.split(" (1) In PyTorch 2.6")[0].split(" Re-running `torch.load` with `weights_only`")[0]
 
 
+LOGGERS = ("pslindex", "pslmodels", "build_index")  # the packages' loggers; other libraries' stay quiet
+
+
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever ``sys.stderr`` is at the time (pytest and callers may swap it)."""
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value):
+        pass
+
+
+def show_logs(level: int = logging.INFO) -> None:
+    """Show the packages' log records (progress notes of library code) on stderr, message only; once."""
+    for name in LOGGERS:
+        logger = logging.getLogger(name)
+        logger.setLevel(level)
+        if not logger.handlers:
+            handler = _StderrHandler()
+            handler.setFormatter(logging.Formatter("%(message)s"))
+            logger.addHandler(handler)
+
+
 def cli_main(run: Callable[[Sequence[str] | None], int | None], argv: Sequence[str] | None = None) -> int:
     """Call ``run(argv)`` and turn a :class:`PslError` or Ctrl-C into a one-line message.
 
     Returns the process exit status: ``run``'s own return value (0 when it returns None), 2 for a
     :class:`PslError`, 130 for an interrupt.
     """
+    show_logs()
     try:
         status = run(argv)
         sys.stdout.flush()

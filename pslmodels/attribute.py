@@ -1,6 +1,6 @@
 """Per-residue attributions behind one interface, exported to ``attributions.parquet`` (SPEC 5).
 
-``python -m pslmodels.attribute RUN_DIR --methods attention,ig,permuted,random,uniform [--split test]``
+``python -m pslmodels.attribute RUN_DIR --methods attention ig permuted random uniform [--split test]``
 
 Every method is an :class:`Attribution` with a ``name`` (the ``method`` column) and
 ``attribute(model, batch) -> AttributionResult``: scores of shape (B, L) over the residues the
@@ -27,7 +27,7 @@ from pslindex.errors import ArgumentParser, PslError, cli_main
 from pslindex.files import atomic_output
 from pslmodels.data import Batch, batches, stratified_subset, to_full_coordinates
 from pslmodels.model import PslModel, replace_attention
-from pslmodels.runs import load_model, pick_device, run_split
+from pslmodels.runs import load_model, pick_device, run_split, set_threads
 
 
 @dataclass
@@ -201,7 +201,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser = ArgumentParser(prog="python -m pslmodels.attribute", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("run_dir", type=Path)
-    parser.add_argument("--methods", default="attention,ig,permuted,random,uniform")
+    parser.add_argument("--methods", nargs="+", default=["attention", "ig", "permuted", "random", "uniform"],
+                        metavar="METHOD", help=f"one or more of attention, ig, {', '.join(REPLACEMENTS)} "
+                                               "(e.g. --methods attention ig); default: attention ig permuted random "
+                                               "uniform")
     parser.add_argument("--split", choices=("test", "validation"), default="test")
     parser.add_argument("--limit", type=int, default=0, help="a seeded, stratified subset of N proteins")
     parser.add_argument("--signals-only", action="store_true",
@@ -213,20 +216,24 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     parser.add_argument("--out", type=Path, default=None, help="default: RUN_DIR/attributions.parquet")
     parser.add_argument("--quiet", action="store_true")
+    parser.add_argument("--threads", type=int, default=0,
+                        help="torch CPU threads (0 = $OMP_NUM_THREADS, else all cores)")
     return parser
 
 
 def run(argv=None) -> int:
     args = build_parser().parse_args(argv)
+    set_threads(args.threads)
     if args.ig_steps < 1 or args.batch_size < 1 or args.limit < 0 or not 0 <= args.ig_tolerance < float("inf"):
         raise PslError(f"--ig-steps {args.ig_steps}, --batch-size {args.batch_size}, --limit {args.limit}, "
                        f"--ig-tolerance {args.ig_tolerance}: need steps and batch size >= 1, a limit >= 0 and a "
                        "finite tolerance >= 0")
-    if not [m for m in args.methods.split(",") if m.strip()]:
-        raise PslError(f"--methods {args.methods!r}: name at least one method")
+    # the comma-separated spelling of earlier releases still works: --methods attention,ig
+    names = [m.strip() for arg in args.methods for m in arg.split(",") if m.strip()]
+    if not names:
+        raise PslError(f"--methods {' '.join(args.methods)!r}: name at least one method")
     model, ckpt = load_model(args.run_dir)
-    methods = [make_method(m.strip(), args.seed, n_steps=args.ig_steps, tolerance=args.ig_tolerance)
-               for m in args.methods.split(",") if m.strip()]
+    methods = [make_method(m, args.seed, n_steps=args.ig_steps, tolerance=args.ig_tolerance) for m in names]
     for m in methods:  # before any work, not after the first batch
         m.check(model)
     proteins = run_split(ckpt, args.split)

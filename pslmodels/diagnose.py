@@ -22,7 +22,7 @@ from pslmodels.attribute import ReplacedAttention, TrainedAttention
 from pslmodels.data import stratified_subset
 from pslmodels.inference import predict
 from pslmodels.metrics import classification_metrics
-from pslmodels.runs import load_model, pick_device, run_split
+from pslmodels.runs import load_model, pick_device, run_split, set_threads
 
 
 def jensen_shannon(p: np.ndarray, q: np.ndarray) -> np.ndarray:
@@ -77,11 +77,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--split", choices=("test", "validation"), default="test")
     parser.add_argument("--limit", type=int, default=0)
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    parser.add_argument("--threads", type=int, default=0,
+                        help="torch CPU threads (0 = $OMP_NUM_THREADS, else all cores)")
     return parser
 
 
 def run(argv=None) -> int:
     args = build_parser().parse_args(argv)
+    set_threads(args.threads)
     if args.seeds < 1 or args.limit < 0:  # before any work
         raise PslError(f"--seeds {args.seeds}, --limit {args.limit}: need at least 1 seed and a limit >= 0")
     model, ckpt = load_model(args.run_dir)

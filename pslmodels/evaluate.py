@@ -13,11 +13,11 @@ from pathlib import Path
 
 import numpy as np
 
-from pslindex.errors import ArgumentParser, cli_main
+from pslindex.errors import ArgumentParser, PslError, cli_main
 from pslmodels.data import read_fasta
 from pslmodels.inference import predict, predictions_frame
 from pslmodels.metrics import classification_metrics
-from pslmodels.runs import load_model, pick_device, run_split
+from pslmodels.runs import load_model, pick_device, run_split, set_threads
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -26,13 +26,18 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("run_dir", type=Path)
     parser.add_argument("--fasta", type=Path, default=None, help="default: the test partition of the run's data")
     parser.add_argument("--out", type=Path, default=None, help="write predictions here (Parquet)")
-    parser.add_argument("--device", default="auto")
+    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     parser.add_argument("--limit", type=int, default=0, help="score only the first N proteins")
+    parser.add_argument("--threads", type=int, default=0,
+                        help="torch CPU threads (0 = $OMP_NUM_THREADS, else all cores)")
     return parser
 
 
 def run(argv=None) -> int:
     args = build_parser().parse_args(argv)
+    set_threads(args.threads)
+    if args.limit < 0:  # proteins[:-3] would silently drop the last three
+        raise PslError(f"--limit {args.limit}: must not be negative (0 = all)")
     model, ckpt = load_model(args.run_dir)
     device = pick_device(args.device)
     model.to(device)

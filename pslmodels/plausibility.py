@@ -270,12 +270,17 @@ def build_parser() -> argparse.ArgumentParser:
                         help="the run the attributions came from: its validation proteins give each method's "
                              "position prior (SPEC 9.3); without it only the ramps are baselines")
     parser.add_argument("--prior-proteins", type=int, default=300, help="validation proteins for the prior")
+    parser.add_argument("--threads", type=int, default=0,
+                        help="torch CPU threads (0 = $OMP_NUM_THREADS, else all cores)")
     parser.add_argument("--out", type=Path, default=None, help="CSV of the summary (default: beside the input)")
     return parser
 
 
 def run(argv=None) -> int:
+    from pslmodels.runs import set_threads  # torch only when a run's priors are learnt
+
     args = build_parser().parse_args(argv)
+    set_threads(args.threads)
     if args.window < 1 or not (args.k >= 0 and np.isfinite(args.k)) or args.prior_proteins < 1:
         raise PslError(f"--window {args.window}, --k {args.k}, --prior-proteins {args.prior_proteins}: "
                        "need window >= 1, a finite k >= 0 and at least 1 prior protein")

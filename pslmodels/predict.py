@@ -49,7 +49,7 @@ from pslindex.files import output_folder
 from pslindex.store import DEFAULT_INDEX_DIR
 from pslmodels.attribute import REPLACEMENTS, AttributionResult, make_method, rows_for_batch
 from pslmodels.data import Protein, batches, iter_fasta
-from pslmodels.runs import load_model, pick_device
+from pslmodels.runs import load_model, pick_device, set_threads
 
 COMMAND = "pslmodels.predict"
 DEFAULT_MODEL = Path(__file__).resolve().parent / "shipped" / "default"
@@ -72,7 +72,7 @@ class PredictOptions:
     view_limit: int = 500                   # proteins in viewer.html (0: no viewer)
     skip_invalid: bool = False
     device: str = "auto"
-    threads: int = 0                        # torch CPU threads; 0: torch's default
+    threads: int = 0                        # torch CPU threads; 0: $OMP_NUM_THREADS, else all cores
     ig_steps: int = 32
     seed: int = 0                           # for the random/permuted methods and the controls
     progress: bool = True
@@ -177,8 +177,7 @@ def predict(fasta: Path, out: Path, options: PredictOptions | None = None) -> di
 
         with open_index(options.index):  # a missing index fails now, not after the predictions
             pass
-    if options.threads:
-        torch.set_num_threads(options.threads)
+    set_threads(options.threads)
     device = pick_device(options.device)
     model.to(device)
     run_id = "default" if options.model == "default" else run_path.name
@@ -284,7 +283,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--ig-steps", type=int, default=d.ig_steps)
     parser.add_argument("--seed", type=int, default=d.seed)
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default=d.device)
-    parser.add_argument("--threads", type=int, default=d.threads, help="torch CPU threads (0: torch's default)")
+    parser.add_argument("--threads", type=int, default=d.threads,
+                        help="torch CPU threads (0 = $OMP_NUM_THREADS, else all cores)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     return parser
 

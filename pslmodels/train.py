@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import fcntl
 import json
+import logging
 import sys
 import time
 from dataclasses import asdict, dataclass, fields
@@ -43,6 +44,8 @@ from pslmodels.model import ARCHS, PRESETS, ModelConfig, PslModel
 from pslmodels.runs import git_commit, load_checkpoint, load_model, pick_device, set_threads
 
 __all__ = ["TrainConfig", "train"]
+
+logger = logging.getLogger(__name__)
 
 # What a run is made of: resuming with any of these changed would mix two experiments in one directory.
 TRAINING_INPUTS = ("model", "preset", "batch_size", "lr", "seed", "val_fraction", "max_train", "max_length",
@@ -208,7 +211,7 @@ def train(cfg: TrainConfig) -> dict:
         optimizer.load_state_dict(ckpt["optimizer"])
         torch.set_rng_state(ckpt["torch_rng"])
         state = {k: ckpt[k] for k in state}
-        print(f"resuming {run_dir} after epoch {state['epoch']}", file=sys.stderr)
+        logger.info("resuming %s after epoch %d", run_dir, state["epoch"])
     meta = {"data": data_ref(cfg.data), "data_sha256": data_sha256, "commit": git_commit(),
             "n_train": len(train_set), "n_val": len(val_set), "n_test": len(test_set), "device": str(device)}
     recorded_cfg = {**asdict(cfg), "data": data_ref(cfg.data),
@@ -252,8 +255,8 @@ def train(cfg: TrainConfig) -> dict:
             checkpoint(run_dir / "best.pt")
             checkpoint(run_dir / "model.pt", weights_only=True)
         checkpoint(last)
-        print(f"epoch {epoch + 1}: train loss {total / max(seen, 1):.4f}, val acc {val_metrics['accuracy']:.3f}, "
-              f"val macro-F1 {val_metrics['f1_macro']:.3f}", file=sys.stderr, flush=True)
+        logger.info("epoch %d: train loss %.4f, val acc %.3f, val macro-F1 %.3f", epoch + 1, total / max(seen, 1),
+                    val_metrics["accuracy"], val_metrics["f1_macro"])
 
     model, _ = load_model(run_dir, "best")
     model.to(device)

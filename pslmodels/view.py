@@ -65,10 +65,13 @@ def read_peptide_hits(hitrates: Path | None) -> pd.DataFrame | None:
         raise PslError(f"{path}: not a hit-rate results file ({first_line(exc)})") from None
 
 
-def pick_methods(frame: pd.DataFrame, methods: str | None) -> list[str]:
+def pick_methods(frame: pd.DataFrame, methods: list[str] | str | None) -> list[str]:
+    """The methods to show, in the viewer's order: ``methods`` (names, or comma-separated) or all in the file."""
     present = list(dict.fromkeys(frame.method))
+    if isinstance(methods, str):
+        methods = [methods]
     if methods:
-        wanted = [m.strip() for m in methods.split(",") if m.strip()]
+        wanted = [m.strip() for arg in methods for m in arg.split(",") if m.strip()]
         unknown = [m for m in wanted if m not in present]
         if unknown:
             raise PslError(f"--methods: {', '.join(unknown)} not in the file (it has {', '.join(present)})")
@@ -221,7 +224,8 @@ def build_parser() -> argparse.ArgumentParser:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("attributions", type=Path)
     parser.add_argument("--accession", help="one protein (PNG or single-protein HTML)")
-    parser.add_argument("--methods", help="comma-separated, default: all in the file")
+    parser.add_argument("--methods", nargs="+", metavar="METHOD",
+                        help="methods to show, e.g. --methods attention ig (default: all in the file)")
     parser.add_argument("--hitrates", type=Path, default=None,
                         help="hit-rate results folder or .duckdb (default: hitrate/ beside the attributions, if there)")
     parser.add_argument("--signals", type=Path, default=None, help=f"sorting signals (default: {DEFAULT_SIGNALS})")
@@ -236,6 +240,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def run(argv=None) -> int:
     args = build_parser().parse_args(argv)
+    if args.window < 1 or not (args.k >= 0 and math.isfinite(args.k)):  # before any reading
+        raise PslError(f"--window {args.window}, --k {args.k}: need a window >= 1 and a finite k >= 0")
     frame = read_attributions(args.attributions, NEEDED, purpose="the viewer")
     methods = pick_methods(frame, args.methods)
     if args.accession:

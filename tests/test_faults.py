@@ -284,6 +284,8 @@ def test_report_with_a_damaged_run_changes_nothing(tmp_path, capsys, damage, mes
     ("diagnose", ["--seeds", "0"], "--seeds 0"),
     ("diagnose", ["--limit", "-1"], "--limit -1"),
     ("diagnose", ["--device", "tpu"], "invalid choice: 'tpu'"),
+    ("evaluate", ["--limit", "-3"], "--limit -3: must not be negative"),
+    ("evaluate", ["--device", "tpu"], "invalid choice: 'tpu'"),
 ])
 def test_out_of_range_numbers_are_refused_before_any_work(module, args, message, tmp_path, capsys):
     """Checked up front on the shipped run: one line, exit 2, no output file."""
@@ -334,3 +336,12 @@ def test_hitrate_killed_at_any_moment_keeps_the_previous_result(index, attributi
         assert content(out) == before
     assert subprocess.run(cmd, env=ENV, capture_output=True, text=True).returncode == 0
     assert not [p.name for p in tmp_path.iterdir() if ".tmp-" in p.name or ".old-" in p.name]
+
+
+@pytest.mark.parametrize("args", [["--window", "0"], ["--k", "nan"], ["--k", "-1"]])
+def test_viewer_refuses_window_and_k_out_of_range(args, tmp_path, capsys):
+    from pslmodels import view
+
+    out = tmp_path / "page.html"
+    assert view.main([str(tmp_path / "never-read.parquet"), "--out", str(out), *args]) == 2
+    assert "need a window >= 1 and a finite k >= 0" in one_error_line(capsys) and not out.exists()

@@ -45,7 +45,8 @@ def test_dry_run_of_the_real_config_lists_every_model(tmp_path):
 def tiny(tmp_path_factory, debian_index):
     root = tmp_path_factory.mktemp("workflow")
     config = {"runs": str(root / "runs"), "kept": str(root / "kept"), "report": str(root / "report" / "study.md"),
-              "index": str(debian_index), "epochs": 1, "max_train": 30, "max_eval": 20, "models": ["bilstm", "bilstm-att"],
+              "index": str(debian_index), "epochs": 1, "max_train": 30, "max_eval": 20,
+              "models": ["bilstm", "bilstm-att"],
               "seeds": {"default": [0], "bilstm-att": [0], "cnn3-5-7-11-att": [0]}, "test_proteins": 20,
               "ig_proteins": 3, "ig_steps": 8, "signal_proteins": 6, "prior_proteins": 10, "controls": 2,
               "exclude_homologs": False, "device": "cpu"}
