@@ -61,22 +61,11 @@ def sprot_index(tmp_path) -> Path:
 
 
 def read_deeploc(path: Path, limit: int | None = None, test_only: bool = False) -> list[tuple[str, str, str]]:
-    """(accession, label, sequence) from a DeepLoc FASTA (``>ACC Location-F[ test]``)."""
-    import gzip
+    """(accession, label, sequence) from a DeepLoc FASTA, read by the project's one FASTA reader."""
+    from pslmodels.data import read_fasta
 
-    out = []
-    with gzip.open(path, "rt") as handle:
-        header = None
-        for line in handle:
-            if line.startswith(">"):
-                header = line[1:].split()
-            elif header is not None:
-                if not test_only or header[-1] == "test":
-                    out.append((header[0], header[1].rsplit("-", 1)[0], line.strip()))
-                header = None
-                if limit and len(out) >= limit:
-                    break
-    return out
+    rows = [(p.accession, p.label, p.sequence) for p in read_fasta(path) if p.is_test or not test_only]
+    return rows[:limit] if limit else rows
 
 
 def make_attributions(rows, method: str, scores_for, *, pred_for=None) -> pd.DataFrame:

@@ -46,7 +46,7 @@ def tiny(tmp_path_factory, debian_index):
     root = tmp_path_factory.mktemp("workflow")
     config = {"runs": str(root / "runs"), "kept": str(root / "kept"), "report": str(root / "report" / "study.md"),
               "index": str(debian_index), "epochs": 1, "max_train": 30, "max_eval": 20,
-              "models": ["bilstm", "bilstm-att"],
+              "models": ["bilstm", "bilstm-att", "bilstm-uniform", "cnn3-5-7-11", "cnn3-5-7-11-att"],  # Table 2
               "seeds": {"default": [0], "bilstm-att": [0], "cnn3-5-7-11-att": [0]}, "test_proteins": 20,
               "ig_proteins": 3, "ig_steps": 8, "signal_proteins": 6, "prior_proteins": 10, "controls": 2,
               "exclude_homologs": False, "device": "cpu"}
@@ -77,9 +77,13 @@ def test_tiny_run_goes_through_every_rule(tiny):
     text = (root / "report" / "study.md").read_text()
     assert "| bilstm-att | 1 |" in text and "| bilstm | 1 |" in text and "## Tables 2-3" in text
     table2 = text.split("**Table 2, Integrated Gradients.**")[1].split("**Table 3")[0]
-    assert "| LSTM | ig |" in table2 and "| LSTM-Att | ig |" in table2      # every Table 2 model trained here
+    for name in ("LSTM", "LSTM-Att", "LSTM-uniform Att", "big CNN-LSTM", "big CNN-LSTM-Att"):  # every Table 2 model
+        assert f"| {name} | ig |" in table2, name
     table3 = text.split("**Table 3, attention and its replacements.**")[1].split("Where they differ")[0]
     assert "| LSTM-Att | random | 0.384 \\|" in table3                     # the published random row
+    # a second run finds everything done
+    again = snakemake("--configfile", str(root / "config.yaml"), "-n", "--quiet", cwd=root)
+    assert again.returncode == 0 and "Nothing to be done" in again.stdout + again.stderr
 
 
 def test_report_rebuilt_from_kept_runs_is_byte_identical(tiny, tmp_path):
@@ -89,19 +93,6 @@ def test_report_rebuilt_from_kept_runs_is_byte_identical(tiny, tmp_path):
     assert again.read_bytes() == (root / "report" / "study.md").read_bytes()
     for png in (root / "report" / "study_figures").glob("*.png"):
         assert (tmp_path / "report" / "study_figures" / png.name).read_bytes() == png.read_bytes()
-
-
-def test_second_run_has_nothing_to_do_and_a_fresh_clone_restores_from_kept(tiny):
-    root, _ = tiny
-    out = snakemake("--configfile", str(root / "config.yaml"), "-n", "--quiet", cwd=root)
-    assert out.returncode == 0 and "Nothing to be done" in out.stdout + out.stderr
-    # a fresh clone: the kept folder only; training is restored from it (no training), analyses re-run
-    shutil.rmtree(root / "runs")
-    out = snakemake("--configfile", str(root / "config.yaml"), "--cores", "2", "--forceall", cwd=root)
-    assert out.returncode == 0, out.stderr[-3000:]
-    run = RunDir(root / "runs" / "bilstm-att-s0")
-    assert run.trained and not (run.path / "best.pt").exists()  # restored from kept, not trained
-    assert (run.path / "model.pt").read_bytes() == (root / "kept" / "bilstm-att-s0" / "model.pt").read_bytes()
 
 
 def test_stage_is_idempotent_and_recomputes_on_other_options(tiny):
@@ -134,3 +125,15 @@ def test_stage_command_refuses_bad_options_in_one_line(tiny, capsys, argv, messa
     assert status == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_fresh_clone_restores_training_from_kept(tiny):
+    root, _ = tiny
+    # a fresh clone: the kept folder only; training is restored from it, not run again
+    shutil.rmtree(root / "runs")
+    out = snakemake("--configfile", str(root / "config.yaml"), "--cores", "2",
+                    str(root / "runs" / "bilstm-att-s0" / "metrics.json"), cwd=root)
+    assert out.returncode == 0, out.stderr[-3000:]
+    run = RunDir(root / "runs" / "bilstm-att-s0")
+    assert run.trained and not (run.path / "best.pt").exists()  # restored from kept, not trained
+    assert (run.path / "model.pt").read_bytes() == (root / "kept" / "bilstm-att-s0" / "model.pt").read_bytes()
