@@ -45,7 +45,7 @@ from pslmodels.runs import git_commit, load_checkpoint, load_model, pick_device,
 
 __all__ = ["TrainConfig", "train"]
 
-logger = logging.getLogger(__name__)
+logger = logging.getLogger("pslmodels.train")  # not __name__: it is "__main__" under python -m
 
 # What a run is made of: resuming with any of these changed would mix two experiments in one directory.
 TRAINING_INPUTS = ("model", "preset", "batch_size", "lr", "seed", "val_fraction", "max_train", "max_length",

@@ -212,3 +212,20 @@ def test_cli_takes_hyphens_and_old_underscores():
     assert parser.parse_args(["--run-dir", "a", "--batch-size", "3"]).run_dir == "a"
     assert parser.parse_args(["--run_dir", "b"]).run_dir == "b"
     assert "--run_dir" not in parser.format_help()
+
+
+def test_command_line_shows_each_epoch_on_stderr(tmp_path):
+    """`python -m pslmodels.train` logs an epoch line per epoch (the module runs as __main__: its logger
+    must still be one the command shows)."""
+    import os
+    import subprocess
+    import sys
+
+    run = tmp_path / "run"
+    out = subprocess.run([sys.executable, "-m", "pslmodels.train", "--model", "bilstm-att", "--epochs", "2",
+                          "--max-train", "10", "--max-eval", "10", "--sethard", "", "--device", "cpu", "--quiet",
+                          "--run-dir", str(run)], capture_output=True, text=True, timeout=300,
+                         env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "epoch 1: train loss" in out.stderr and "epoch 2: train loss" in out.stderr
+    assert "bilstm-att (paper, seed 0): best epoch" in out.stdout
