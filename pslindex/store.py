@@ -133,7 +133,8 @@ def open_index(path: str | Path = DEFAULT_INDEX_DIR) -> Index:
         con = duckdb.connect(str(file), read_only=True)
         version = (con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchall() or [None])[0]
     except duckdb.Error as exc:
-        raise PslError(f"{file}: not a readable index ({first_line(exc)})") from None
+        raise PslError(f"{file}: not a readable index ({first_line(exc)}); rebuild it: python -m build_index --out "
+                       f"{file.parent}") from None
     if version is None or version[0] != SCHEMA_VERSION:
         con.close()
         found = version[0] if version else "none"

@@ -322,6 +322,8 @@ def run(argv=None) -> int:
     stage, run_dir, out, kept = args.pop("stage"), args.pop("run_dir"), args.pop("out"), args.pop("keep")
     set_threads(args.pop("threads"))
     function, options_type = STAGES[stage]
+    if out is not None and out.exists() and not out.is_dir():
+        raise PslError(f"--out {out}: exists and is not a folder; give a folder (nothing was written)")
     run_ = RunDir(run_dir, out)
     if not run_.trained:
         raise PslError(f"{run_dir}: not a finished training run (no metrics.json); train it first")

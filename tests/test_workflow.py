@@ -113,11 +113,14 @@ def test_stage_is_idempotent_and_recomputes_on_other_options(tiny):
     (["hitrate", "RUN", "--controls", "-1"], "--controls -1: must be >= 0"),
     (["diagnose", "NOWHERE"], "not a finished training run"),
     (["attribute", "RUN", "--device", "tpu"], "invalid choice"),
+    (["diagnose", "RUN", "--out", "FILE"], "exists and is not a folder"),
 ])
 def test_stage_command_refuses_bad_options_in_one_line(tiny, capsys, argv, message):
     root, _ = tiny
-    argv = [str(root / "runs" / "bilstm-att-s0") if a == "RUN" else str(root / "nowhere") if a == "NOWHERE" else a
-            for a in argv]
+    (root / "a-file").write_text("mine")
+    names = {"RUN": str(root / "runs" / "bilstm-att-s0"), "NOWHERE": str(root / "nowhere"),
+             "FILE": str(root / "a-file")}
+    argv = [names.get(a, a) for a in argv]
     try:
         status = stages.main(argv)
     except SystemExit as exc:  # argparse's own errors (one line, by the house parser)
@@ -125,6 +128,7 @@ def test_stage_command_refuses_bad_options_in_one_line(tiny, capsys, argv, messa
     assert status == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert (root / "a-file").read_text() == "mine"
 
 
 def test_a_fresh_clone_restores_training_from_kept(tiny):
