@@ -293,6 +293,8 @@ class HitRateOptions:
             raise PslError(f"--k {self.k}: must be a finite number >= 0")
         if self.controls < 0:
             raise PslError(f"--controls {self.controls}: must be 0 (none) or more")
+        if self.seed < 0:  # numpy's generators take non-negative seeds only
+            raise PslError(f"--seed {self.seed}: must be 0 or more")
         if self.protocol not in ("spec", "paper"):
             raise PslError(f"--protocol {self.protocol!r}: choose spec or paper")
         if self.protocol == "paper" and self.beta != "spec":

@@ -596,13 +596,18 @@ def main(argv=None) -> int:
         parser.add_argument("--build", action="store_true", help="(re)build the matcher files")
         parser.add_argument("peptides", nargs="*", help="peptides to look up")
         args = parser.parse_args(argv)
+        args.peptides = [p for p in args.peptides if p.strip()]
+        if not args.build and not args.peptides:
+            raise PslError("give one or more peptides to find (e.g. python -m pslindex.matcher MKTAYIAK), "
+                           "or --build")
         if args.build:
             t0 = time.perf_counter()
             m = build_matcher(args.index)
             print(f"matcher built in {time.perf_counter() - t0:.1f} s: {len(m.accessions):,} sequences, "
                   f"{len(m.positions):,} 5-mers", file=sys.stderr)
         if args.peptides:
-            print(KmerIndex.load(args.index).find(args.peptides).to_string(index=False))
+            hits = KmerIndex.load(args.index).find(args.peptides)
+            print(hits.to_string(index=False) if len(hits) else f"no hits for {', '.join(args.peptides)}")
         return 0
 
     return cli_main(run, argv)

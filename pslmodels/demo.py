@@ -43,7 +43,7 @@ from pslmodels.stages import (
     hitrate_stage,
     train_stage,
 )
-from pslmodels.train import TrainConfig
+from pslmodels.train import TrainConfig, check_config
 from pslmodels.view import write_viewer
 
 
@@ -69,23 +69,29 @@ def step(title: str) -> None:
 
 def run(argv=None) -> int:
     args = build_parser().parse_args(argv)
+    # every option checked before the index is built or a model trained
+    diagnose_options = DiagnoseOptions(proteins=args.test_proteins, seeds=3, seed=args.seed, device=args.device)
+    attribute_options = AttributeOptions(proteins=args.test_proteins, ig_proteins=args.ig_proteins,
+                                         ig_steps=args.ig_steps, seed=args.seed, device=args.device)
+    for options in (diagnose_options, attribute_options, HitRateStageOptions(index=str(args.index), seed=args.seed)):
+        options.check()
+    cfg = TrainConfig(model="bilstm-att", preset="paper", epochs=args.epochs, max_train=args.max_train,
+                      max_eval=args.max_eval, seed=args.seed, device=args.device, run_dir=str(args.run_dir),
+                      quiet=True)
+    check_config(cfg)
     started = time.time()
     if not index_file(args.index).is_file():
         step("Swiss-Prot location index (absent: building it)")
         build(args.index, progress=False)
 
     step(f"training bilstm-att (paper preset, {args.epochs} epochs, {args.max_train} training proteins)")
-    cfg = TrainConfig(model="bilstm-att", preset="paper", epochs=args.epochs, max_train=args.max_train,
-                      max_eval=args.max_eval, seed=args.seed, device=args.device, run_dir=str(args.run_dir),
-                      quiet=True)
     run = train_stage(cfg)
     metrics = run.metrics
 
     step(f"diagnostics, attributions (attention, shifted, permuted, random, uniform on {args.test_proteins} "
          f"test proteins; IG on {args.ig_proteins}) and hit rates against Swiss-Prot")
-    diagnose_stage(run, DiagnoseOptions(proteins=args.test_proteins, seeds=3, seed=args.seed, device=args.device))
-    attribute_stage(run, AttributeOptions(proteins=args.test_proteins, ig_proteins=args.ig_proteins,
-                                          ig_steps=args.ig_steps, seed=args.seed, device=args.device))
+    diagnose_stage(run, diagnose_options)
+    attribute_stage(run, attribute_options)
     hitrate_stage(run, HitRateStageOptions(index=str(args.index), seed=args.seed))
     attributions = pd.read_parquet(args.run_dir / "attributions.parquet")
 

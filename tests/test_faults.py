@@ -345,3 +345,25 @@ def test_viewer_refuses_window_and_k_out_of_range(args, tmp_path, capsys):
     out = tmp_path / "page.html"
     assert view.main([str(tmp_path / "never-read.parquet"), "--out", str(out), *args]) == 2
     assert "need a window >= 1 and a finite k >= 0" in one_error_line(capsys) and not out.exists()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--test-proteins", "-5"], "--proteins -5: must be >= 0"),
+    (["--ig-steps", "0"], "--ig-steps 0: must be >= 1"),
+    (["--max-train", "-1"], "--max-train -1"),
+    (["--seed", "-1"], "--seed -1"),
+])
+def test_demo_checks_every_option_before_building_or_training(args, message, tmp_path, capsys):
+    from pslmodels import demo
+
+    run_dir, index = tmp_path / "run", tmp_path / "index"
+    assert demo.main(["--run-dir", str(run_dir), "--index", str(index), *args]) == 2
+    assert message in one_error_line(capsys) and not run_dir.exists() and not index.exists()
+
+
+def test_hitrate_refuses_a_negative_seed(tmp_path, capsys):
+    from pslindex import hitrate
+
+    out = tmp_path / "out"
+    assert hitrate.main([str(tmp_path / "never-read.parquet"), "--seed", "-1", "--out", str(out)]) == 2
+    assert "--seed -1: must be 0 or more" in one_error_line(capsys) and not out.exists()
