@@ -6,6 +6,8 @@ The library side of ``python -m build_index`` (``build_index/__main__.py`` is it
 from __future__ import annotations
 
 import logging
+import os
+import shutil
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -15,6 +17,8 @@ from pslindex.errors import PslError
 from pslindex.files import check_replaceable, file_checksum, output_folder
 from pslindex.matcher import FILES as MATCHER_FILES
 from pslindex.matcher import build_matcher
+
+HOMOLOG_CACHE = "homologs"  # pslindex.homologs' cache folder inside the index folder
 
 # What an index folder built before output markers holds (it may be replaced by a new build).
 INDEX_FILES = frozenset({"sprot.duckdb", *MATCHER_FILES})
@@ -111,4 +115,9 @@ def build(out: Path, *, source: str = "auto", download_dir: Path = Path("data/do
         counts = write_index(records, tmp, meta, progress=progress)
         log("building the peptide matcher (5-mer index)")
         build_matcher(tmp)
+        # The hit rate's homolog cache lives in the index folder but is not ours to delete: carried into
+        # the new folder (hard links, no copy). Its entries are keyed by the target sequences, so an
+        # index of other sequences simply misses them.
+        if (out / HOMOLOG_CACHE).is_dir():
+            shutil.copytree(out / HOMOLOG_CACHE, tmp / HOMOLOG_CACHE, copy_function=os.link, symlinks=True)
     return counts

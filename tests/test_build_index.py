@@ -135,3 +135,15 @@ def test_full_debian_index(tmp_path):
         assert int(meta["count_proteins"]) >= 390_000
         assert index.locations("P31040") == ["Mitochondrion"]
         assert "Peroxisome" in index.locations("P04040")
+
+
+def test_rebuild_keeps_the_homolog_cache_it_did_not_write(tmp_path):
+    """The hit rate caches MMseqs2 results in INDEX/homologs; a new build carries them over, never deletes them."""
+    out = tmp_path / "index"
+    assert cli.main(["--source", str(DEBIAN_FIXTURE), "--out", str(out), "--quiet"]) == 0
+    (out / "homologs").mkdir()
+    (out / "homologs" / "cache-0123.duckdb").write_bytes(b"someone else's results")
+    assert cli.main(["--source", str(DEBIAN_FIXTURE), "--out", str(out), "--quiet"]) == 0
+    assert (out / "homologs" / "cache-0123.duckdb").read_bytes() == b"someone else's results"
+    leftovers = list(tmp_path.glob(".index.tmp-*")) + list(tmp_path.glob(".index.old-*"))
+    assert (out / "sprot.duckdb").is_file() and not leftovers
