@@ -476,6 +476,7 @@ def compute(attributions: pd.DataFrame, index_dir: Path, out_file: Path, options
     finally:
         con.close()
 
+
 def hitrate_folder(attributions: str | Path, index_dir: Path, out: Path, options: HitRateOptions = HitRateOptions(),
                    *, labels: str = "both", profile: bool = False, progress: bool = False
                    ) -> tuple[pd.DataFrame, dict, int]:

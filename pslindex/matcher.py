@@ -292,6 +292,15 @@ def _block_table(starts: np.ndarray, text_length: int) -> np.ndarray:
     return (np.searchsorted(starts, block_starts, side="right") - 1).astype(np.int32)
 
 
+@numba.njit(inline="always")
+def _sequence_of(s, starts, blocks):
+    """The sequence holding text position ``s``: its block's first sequence, then a short walk forward."""
+    i = blocks[s >> BLOCK_SHIFT]
+    while starts[i + 1] <= s:
+        i += 1
+    return i
+
+
 @numba.njit(parallel=True, cache=True)
 def _compact(found, slot_start, out_pos, starts, blocks, first_peptide):
     """Gather the hits out of their slots as (peptide, sequence, position in the sequence), in parallel.
@@ -311,9 +320,7 @@ def _compact(found, slot_start, out_pos, starts, blocks, first_peptide):
         j = out_start[p]
         for k in range(found[p]):
             s = out_pos[slot_start[p] + k]
-            i = blocks[s >> BLOCK_SHIFT]
-            while starts[i + 1] <= s:
-                i += 1
+            i = _sequence_of(s, starts, blocks)
             pep[j], seq[j], pos[j] = first_peptide + p, i, s - starts[i]
             j += 1
     return pep, seq, pos
@@ -321,14 +328,12 @@ def _compact(found, slot_start, out_pos, starts, blocks, first_peptide):
 
 @numba.njit(parallel=True, cache=True)
 def _locate(text_pos, starts, blocks):
-    """(sequence, position in it) of text positions: the block walk of :func:`_compact`, not a binary search."""
+    """(sequence, position in it) of text positions, by :func:`_sequence_of` (not a binary search)."""
     seq = np.empty(len(text_pos), dtype=np.int32)
     pos = np.empty(len(text_pos), dtype=np.int64)
     for j in numba.prange(len(text_pos)):
         s = text_pos[j]
-        i = blocks[s >> BLOCK_SHIFT]
-        while starts[i + 1] <= s:
-            i += 1
+        i = _sequence_of(s, starts, blocks)
         seq[j], pos[j] = i, s - starts[i]
     return seq, pos
 

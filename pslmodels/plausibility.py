@@ -34,6 +34,8 @@ from pslindex.errors import ArgumentParser, PslError, cli_main
 from pslindex.extract import PROTOCOLS, extract_by_protocol, rotate_scores, window_scores
 from pslindex.files import atomic_output
 from pslindex.stats import bootstrap_ci
+from pslmodels.data import stratified_subset
+from pslmodels.runs import load_model, run_split, set_threads
 from pslmodels.signals import DEFAULT_SIGNALS, SIGNAL_TYPES, read_signals
 
 METRICS = ("auprc", "prevalence", "pointing", "overlap", "iou")
@@ -246,8 +248,6 @@ def learn_priors(run_dir: Path, methods, *, proteins: int = 300, seed: int = 0, 
     Returns ``{method: (n_prior, c_prior)}``. Test proteins are never used (SPEC 9.3).
     """
     from pslmodels.attribute import attribute_proteins, make_method
-    from pslmodels.data import stratified_subset
-    from pslmodels.runs import load_model, run_split
 
     model, ckpt = load_model(run_dir)
     val = stratified_subset(run_split(ckpt, "validation"), proteins, seed)
@@ -277,8 +277,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def run(argv=None) -> int:
-    from pslmodels.runs import set_threads  # torch only when a run's priors are learnt
-
     args = build_parser().parse_args(argv)
     set_threads(args.threads)
     if args.window < 1 or not (args.k >= 0 and np.isfinite(args.k)) or args.prior_proteins < 1:

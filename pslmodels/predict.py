@@ -56,7 +56,6 @@ DEFAULT_MODEL = Path(__file__).resolve().parent / "shipped" / "default"
 METHODS = ("attention", "ig", *REPLACEMENTS)
 PREDICTION_COLUMNS = ["record", "accession", "header", "length", "true_label", "pred_label", "confidence",
                       *(f"p_{c}" for c in CLASSES)]
-# SPEC 5, as the attribution stage writes it
 
 @dataclass
 class PredictOptions:

@@ -115,17 +115,18 @@ def hitrate_table(hits: pd.DataFrame) -> pd.DataFrame:
     """Tables 2-3: per model, method and group, proteins pooled over seeds: n, mean with its 95 % protein-level
     CI, and beside it the chance control (the same protein's scores rotated, SPEC 9.2) with the interval of the
     paired difference (observed minus control, proteins with both defined)."""
+    means = group_means(hits)
     out = []
     for (model, method), part in hits.groupby(["model", "method"], sort=True):
         for name, label, rows, values in protein_groups(part):
-            defined = rows[rows[f"hitrate_{label}"].notna()]
-            lo, hi = bootstrap_ci(defined[f"hitrate_{label}"], defined.accession)  # proteins, seeds together
+            stats = means.get((model, method, name))
             row = {"model": model, "method": method, "group": name, "proteins": len(rows),
                    "with peptides": int((rows.n_peptides > 0).sum()), "n (defined)": len(values),
-                   "mean hit rate [95% CI]": f"{values.mean():.3f} [{lo:.3f}, {hi:.3f}]" if len(values) else "-",
+                   "mean hit rate [95% CI]": f"{stats[1]:.3f} [{stats[2]:.3f}, {stats[3]:.3f}]" if stats else "-",
                    "control (same proteins)": "-", "diff [95% CI]": "-"}
             control = f"control_hitrate_{label}"
             if control in rows and len(values):
+                defined = rows[rows[f"hitrate_{label}"].notna()]
                 paired = defined[defined[control].notna()]
                 if len(paired):
                     diff = paired[f"hitrate_{label}"] - paired[control]
@@ -137,7 +138,8 @@ def hitrate_table(hits: pd.DataFrame) -> pd.DataFrame:
 
 
 def group_means(hits: pd.DataFrame) -> dict:
-    """{(model label, method, group): (n, mean, ci_low, ci_high)} over proteins of all seeds pooled."""
+    """{(model label, method, group): (n, mean, ci_low, ci_high)} over proteins of all seeds pooled (a protein's
+    seeds enter the bootstrap together); groups without a defined hit rate are absent."""
     out = {}
     for (model, method), part in hits.groupby(["model", "method"], sort=True):
         for name, label, rows, values in protein_groups(part):

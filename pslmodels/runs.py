@@ -13,6 +13,7 @@ one-line errors, writes them atomically, and decides whether a stage is already 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import time
 from pathlib import Path
@@ -52,8 +53,6 @@ def pick_device(name: str) -> torch.device:
 def set_threads(threads: int = 0) -> int:
     """Torch CPU threads for this process: ``threads``, else $OMP_NUM_THREADS (what a scheduler gives), else
     torch's default (all cores). Two jobs side by side each given 1 never oversubscribe two cores."""
-    import os
-
     if threads < 0:
         raise PslError(f"--threads {threads}: must not be negative")
     if not threads and os.environ.get("OMP_NUM_THREADS", "").isdigit():

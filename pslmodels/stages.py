@@ -25,6 +25,7 @@ import pandas as pd
 
 from pslindex.attributions import write_attributions
 from pslindex.errors import ArgumentParser, PslError, cli_main
+from pslindex.files import atomic_output
 from pslindex.store import DEFAULT_INDEX_DIR
 from pslmodels.data import stratified_subset
 from pslmodels.model import ARCHS
@@ -35,8 +36,9 @@ from pslmodels.runs import RunDir, pick_device, set_threads
 ATTENTION_METHODS = ("attention", "shifted", "permuted", "random", "random-logits", "uniform")
 # What a kept run holds (reports/study/runs/<run>/): small, enough to rebuild the report and re-run
 # every analysis from the weights. Attributions (tens of MB per run) are not kept.
-KEPT_FILES = ("config.json", "metrics.json", "model.pt", "test_predictions.parquet", "sethard_predictions.parquet",
-              "diagnostics.csv", "kendall_tau.parquet", "plausibility_proteins.parquet")
+# A finished training's files, metrics.json last: its presence marks the run finished.
+TRAINED_FILES = ("config.json", "model.pt", "test_predictions.parquet", "sethard_predictions.parquet", "metrics.json")
+KEPT_FILES = (*TRAINED_FILES, "diagnostics.csv", "kendall_tau.parquet", "plausibility_proteins.parquet")
 
 
 def _check(options, **rules) -> None:
@@ -220,6 +222,12 @@ def plausibility_stage(run: RunDir, options: PlausibilityOptions | None = None) 
     return out
 
 
+def _copy(source: Path, target: Path) -> None:
+    """Copy atomically (a killed copy never leaves a truncated file under the target's name)."""
+    with atomic_output(target) as tmp:
+        shutil.copyfile(source, tmp)
+
+
 def keep(run: RunDir, kept: Path) -> Path:
     """Copy the run's small files (:data:`KEPT_FILES`, and every ``hitrate*/hitrates.parquet``) to ``kept``.
 
@@ -230,11 +238,11 @@ def keep(run: RunDir, kept: Path) -> Path:
     for name in KEPT_FILES:
         source = run.path / name if (run.path / name).is_file() else run.file(name)
         if source.is_file() and source.resolve() != (kept / name).resolve():
-            shutil.copyfile(source, kept / name)
+            _copy(source, kept / name)
     for folder in sorted(run.out.glob("hitrate*/")):
         if (folder / "hitrates.parquet").is_file() and folder.resolve() != (kept / folder.name).resolve():
             (kept / folder.name).mkdir(exist_ok=True)
-            shutil.copyfile(folder / "hitrates.parquet", kept / folder.name / "hitrates.parquet")
+            _copy(folder / "hitrates.parquet", kept / folder.name / "hitrates.parquet")
     return kept
 
 
@@ -262,10 +270,9 @@ def train_stage(cfg, kept: Path | None = None) -> RunDir:
     run = RunDir(cfg.resolved_run_dir())
     if kept is not None and not run.trained and same_training(RunDir(kept), cfg):
         run.path.mkdir(parents=True, exist_ok=True)
-        for name in ("config.json", "model.pt", "test_predictions.parquet", "sethard_predictions.parquet",
-                     "metrics.json"):  # metrics.json last: it marks the run finished
+        for name in TRAINED_FILES:
             if (Path(kept) / name).is_file():
-                shutil.copyfile(Path(kept) / name, run.path / name)
+                _copy(Path(kept) / name, run.path / name)
         return run
     if not same_training(run, cfg):
         train(cfg)

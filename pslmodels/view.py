@@ -34,7 +34,6 @@ from pslindex.extract import PROTOCOLS, extract_by_protocol
 from pslindex.files import atomic_output
 from pslmodels.signals import DEFAULT_SIGNALS, SIGNAL_NAMES, SIGNAL_TYPES, read_signals
 
-NEEDED = ("run_id", "model", "method", "accession", "sequence", "true_label", "pred_label", "probs", "scores")
 METHOD_ORDER = ("attention", "ig", "shifted", "permuted", "random", "random-logits", "uniform")
 # Pooling weights (each row sums to 1): drawn on one common scale per protein, so uniform weights look
 # flat and faint instead of saturated.
@@ -242,7 +241,7 @@ def run(argv=None) -> int:
     args = build_parser().parse_args(argv)
     if args.window < 1 or not (args.k >= 0 and math.isfinite(args.k)):  # before any reading
         raise PslError(f"--window {args.window}, --k {args.k}: need a window >= 1 and a finite k >= 0")
-    frame = read_attributions(args.attributions, NEEDED, purpose="the viewer")
+    frame = read_attributions(args.attributions, purpose="the viewer")
     methods = pick_methods(frame, args.methods)
     if args.accession:
         accession = args.accession.strip()
