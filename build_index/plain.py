@@ -24,7 +24,7 @@ from build_index.mapping import GO_ANCHORS
 from build_index.records import Location, ProteinRecord
 from build_index.uniprot import open_text, parse_subcellular_location
 from pslindex.classes import ALPHABET
-from pslindex.errors import PslError
+from pslindex.errors import PslError, first_line
 from pslindex.fasta import header_accession
 
 TSV_REQUIRED = ("Entry", "Sequence", "Subcellular location [CC]")
@@ -34,14 +34,27 @@ _VALID = set(ALPHABET)
 
 
 def sniff(path: Path) -> str:
-    """What a local source file is: ``fasta``, ``tsv`` (UniProt export) or ``swissprot`` (flat file)."""
-    with open_text(path) as handle:
-        first = next((line for line in handle if line.strip()), "")
+    """What a local source file is: ``fasta``, ``tsv`` (UniProt export) or ``swissprot`` (flat file).
+
+    Decided from the first non-blank line, before anything is built, so an empty, binary or foreign
+    file is one line naming it instead of an index build that finds nothing.
+    """
+    try:
+        with open_text(path) as handle:
+            first = next((line for line in handle if line.strip()), "")
+    except (OSError, EOFError, UnicodeDecodeError) as exc:
+        raise PslError(f"{path}: unreadable ({first_line(exc)}); expected a "
+                       "Swiss-Prot flat file, a UniProt TSV export or a FASTA, plain or gzipped") from None
+    if not first:
+        raise PslError(f"{path}: empty file")
     if first.startswith(">"):
         return "fasta"
     if first.split("\t", 1)[0].strip() == "Entry":
         return "tsv"
-    return "swissprot"
+    if first.startswith("ID   "):
+        return "swissprot"
+    raise PslError(f"{path}: not a Swiss-Prot flat file ('ID   ...'), a UniProt TSV export (an 'Entry' "
+                   f"column) or a FASTA ('>...'); it starts with {first.strip()[:40]!r}")
 
 
 def _locations_from_cc(text: str) -> list[Location]:

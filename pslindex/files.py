@@ -46,6 +46,27 @@ def read_parquet_columns(path: str | Path, columns, *, optional=(), purpose: str
     return frame
 
 
+def check_output_file(path: str | Path) -> Path:
+    """Refuse (one-line PslError) an output FILE path that cannot be one: a folder, or under a file.
+
+    Commands call it on their ``--out`` before any work, so a typo costs seconds, not an hour; an
+    existing file is fine (naming it means replacing it). Returns ``path`` as a Path.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise PslError(f"{path}: is a folder; give a file name")
+    check_parent_folder(path)
+    return path
+
+
+def check_parent_folder(path: str | Path) -> None:
+    """Refuse (one-line PslError) an output path below a file (``notes.txt/out``): no folder can be made there."""
+    path = Path(path)
+    parent = next((p for p in path.parents if p.exists()), None)
+    if parent is not None and not parent.is_dir():
+        raise PslError(f"{parent}: is not a folder, so {path} cannot be written (nothing was written)")
+
+
 @contextmanager
 def atomic_output(path: str | Path) -> Iterator[Path]:
     """Yield a temporary path beside ``path`` to write to; it replaces ``path`` only if the block succeeds.
@@ -54,11 +75,7 @@ def atomic_output(path: str | Path) -> Iterator[Path]:
     (``out.tmp-k3j2.png``), so writers that go by it still work. A failed block leaves ``path`` as it
     was and no temporary file behind.
     """
-    path = Path(path)
-    if path.is_dir():
-        raise PslError(f"{path}: is a folder; give a file name")
-    if path.parent.exists() and not path.parent.is_dir():
-        raise PslError(f"{path.parent}: is not a folder (for {path.name})")
+    path = check_output_file(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, name = tempfile.mkstemp(prefix=f".{path.stem}.tmp-", suffix=path.suffix, dir=path.parent)
     os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; outputs get the usual permissions
@@ -96,6 +113,7 @@ def check_replaceable(path: str | Path, command: str, legacy: frozenset[str] = f
     """
     path = Path(path)
     if not path.exists() and not path.is_symlink():
+        check_parent_folder(path)
         return
     if not path.is_dir() or path.is_symlink():
         raise PslError(f"{path}: exists and is not a folder; choose another --out (nothing was written)")

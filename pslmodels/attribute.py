@@ -24,7 +24,7 @@ from tqdm import tqdm
 
 from pslindex.classes import CLASSES
 from pslindex.errors import ArgumentParser, PslError, cli_main
-from pslindex.files import atomic_output
+from pslindex.files import atomic_output, check_output_file
 from pslmodels.data import Batch, batches, stratified_subset, to_full_coordinates
 from pslmodels.model import PslModel, replace_attention
 from pslmodels.runs import load_model, pick_device, run_split, set_threads
@@ -232,6 +232,7 @@ def run(argv=None) -> int:
     names = [m.strip() for arg in args.methods for m in arg.split(",") if m.strip()]
     if not names:
         raise PslError(f"--methods {' '.join(args.methods)!r}: name at least one method")
+    out = check_output_file(args.out or Path(args.run_dir) / "attributions.parquet")  # before the work
     model, ckpt = load_model(args.run_dir)
     methods = [make_method(m, args.seed, n_steps=args.ig_steps, tolerance=args.ig_tolerance) for m in names]
     for m in methods:  # before any work, not after the first batch
@@ -246,7 +247,6 @@ def run(argv=None) -> int:
     run_id = f"{Path(args.run_dir).name}"
     frame = attribute_proteins(model, proteins, methods, run_id=run_id, batch_size=args.batch_size,
                                device=pick_device(args.device), progress=not args.quiet)
-    out = args.out or Path(args.run_dir) / "attributions.parquet"
     with atomic_output(out) as tmp:
         frame.to_parquet(tmp, index=False)
     print(f"{len(frame)} rows ({len(proteins)} proteins x {len(methods)} methods) -> {out}")

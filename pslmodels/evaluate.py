@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from pslindex.errors import ArgumentParser, PslError, cli_main
+from pslindex.files import atomic_output, check_output_file
 from pslmodels.data import read_fasta
 from pslmodels.inference import predict, predictions_frame
 from pslmodels.metrics import classification_metrics
@@ -38,6 +39,8 @@ def run(argv=None) -> int:
     set_threads(args.threads)
     if args.limit < 0:  # proteins[:-3] would silently drop the last three
         raise PslError(f"--limit {args.limit}: must not be negative (0 = all)")
+    if args.out:
+        check_output_file(args.out)  # before the work
     model, ckpt = load_model(args.run_dir)
     device = pick_device(args.device)
     model.to(device)
@@ -51,7 +54,8 @@ def run(argv=None) -> int:
         proteins = proteins[:args.limit]
     probs = predict(model, proteins, device)  # an mlp-preset model comes with its teacher (load_model)
     if args.out:
-        predictions_frame(proteins, probs).to_parquet(args.out, index=False)
+        with atomic_output(args.out) as tmp:
+            predictions_frame(proteins, probs).to_parquet(tmp, index=False)
     print(f"{source.name}: {len(proteins)} proteins, model {model.config.arch} from {args.run_dir}")
     labelled = [i for i, p in enumerate(proteins) if p.label is not None]
     if labelled:

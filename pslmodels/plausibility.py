@@ -32,7 +32,7 @@ from sklearn.metrics import average_precision_score
 from pslindex.attributions import read_attributions
 from pslindex.errors import ArgumentParser, PslError, cli_main
 from pslindex.extract import PROTOCOLS, extract_by_protocol, rotate_scores, window_scores
-from pslindex.files import atomic_output
+from pslindex.files import atomic_output, check_output_file
 from pslindex.stats import bootstrap_ci
 from pslmodels.data import stratified_subset
 from pslmodels.runs import load_model, run_split, set_threads
@@ -282,6 +282,7 @@ def run(argv=None) -> int:
     if args.window < 1 or not (args.k >= 0 and np.isfinite(args.k)) or args.prior_proteins < 1:
         raise PslError(f"--window {args.window}, --k {args.k}, --prior-proteins {args.prior_proteins}: "
                        "need window >= 1, a finite k >= 0 and at least 1 prior protein")
+    out = check_output_file(args.out or args.attributions.with_name("plausibility.csv"))  # before the work
     signals = read_signals(args.signals)
     attributions = read_attributions(args.attributions, NEEDED, purpose="plausibility")
     priors, prior_note = {}, "position prior: not computed (no --run given); baselines are the ramps only"
@@ -299,7 +300,6 @@ def run(argv=None) -> int:
                        f"sorting-signal annotations in {args.signals}")
     summary = summarize(proteins, seed=args.seed).assign(protocol=args.protocol)  # recorded in the output
     margins = positional_margins(proteins, seed=args.seed)
-    out = args.out or args.attributions.with_name("plausibility.csv")
     with atomic_output(out) as tmp:
         summary.to_csv(tmp, index=False)
     margins_file = out.with_name(out.stem + "_margins.csv")

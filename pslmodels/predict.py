@@ -184,11 +184,18 @@ def predict(fasta: Path, out: Path, options: PredictOptions | None = None) -> di
     skipped: list[str] = []
     started = time.time()
     n = 0
+    # A first pass reads the whole file (seconds, against minutes of inference): a bad record deep in
+    # it is one line now, before any work or progress output, and the bar knows its total.
+    invalid: list[str] = []
+    total = sum(1 for _ in iter_fasta(fasta, require_labels=False, skip_invalid=options.skip_invalid,
+                                      on_skip=invalid.append))
+    if total == 0:
+        raise PslError(f"{fasta}: no FASTA records" + (" left after --skip-invalid" if invalid else ""))
     with output_folder(out, COMMAND) as tmp:
         records = unique_accessions(iter_fasta(fasta, require_labels=False, skip_invalid=options.skip_invalid,
                                                on_skip=skipped.append), seen)
         writers = {}
-        bar = tqdm(desc="predict", unit=" proteins", disable=not options.progress)
+        bar = tqdm(desc="predict", total=total, unit=" proteins", disable=not options.progress)
         try:
             for chunk in chunks(records, options.chunk):
                 probs, rows = explain_chunk(model, chunk, options, methods, run_id=run_id, device=device)
@@ -204,8 +211,6 @@ def predict(fasta: Path, out: Path, options: PredictOptions | None = None) -> di
             bar.close()
             for writer in writers.values():
                 writer.close()
-        if n == 0:
-            raise PslError(f"{fasta}: no FASTA records" + (" left after --skip-invalid" if skipped else ""))
         seconds = time.time() - started
         hitrate_summary = None
         if options.hitrate:

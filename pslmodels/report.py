@@ -21,7 +21,7 @@ import pandas as pd
 from pslindex.attributions import GROUPS, protein_groups
 from pslindex.classes import CLASSES
 from pslindex.errors import ArgumentParser, PslError, cli_main, first_line
-from pslindex.files import atomic_output, check_replaceable, output_folder
+from pslindex.files import atomic_output, check_output_file, check_replaceable, output_folder
 from pslindex.stats import bootstrap_ci, mean_sd
 from pslmodels.model import ARCHS
 from pslmodels.paper import PAPER_NAMES, PAPER_TABLE1, PAPER_TABLE3_RANDOM, TABLE2_MODELS, TABLE3_METHODS, TABLE3_MODELS
@@ -338,7 +338,7 @@ def write_report(roots: list[Path], out: Path) -> Path:
     The first root is the study (``make reproduce``: the kept runs, reports/study/runs); runs under
     further roots are labelled "model (root name)", e.g. a longer training of one model.
     """
-    roots, out = [Path(r) for r in roots], Path(out)
+    roots, out = [Path(r) for r in roots], check_output_file(out)  # before reading the runs
     runs = pd.concat([read_runs(root, "" if i == 0 else root.name) for i, root in enumerate(roots)],
                      ignore_index=True)
     if runs.empty:

@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from pslindex.errors import ArgumentParser, PslError, cli_main
-from pslindex.files import atomic_output, file_checksum, write_json
+from pslindex.files import atomic_output, check_parent_folder, file_checksum, write_json
 from pslmodels.data import (
     DEEPLOC_FASTA,
     SETHARD_FASTA,
@@ -131,6 +131,18 @@ def claim_run_dir(run_dir: Path, cfg: TrainConfig, data_sha256: str):
     another training holds, a directory with files a training did not write, and a run made with
     other training inputs (unless ``--force``, which deletes only the files a training writes).
     """
+    if run_dir.exists() and not run_dir.is_dir():
+        raise PslError(f"{run_dir}: exists and is not a folder; give a new --run-dir")
+    check_parent_folder(run_dir)
+    if run_dir.is_dir():  # looked at before anything is written into it
+        foreign = sorted(p.name for p in run_dir.iterdir()
+                         if p.name not in RUN_FILES and p.name != ".lock" and not p.name.startswith("."))
+        if foreign and not (run_dir / "config.json").is_file():
+            raise PslError(f"{run_dir}: holds files a training did not write ({', '.join(foreign[:3])}); "
+                           "give an empty or new --run-dir")
+    # the topmost folder this call creates (None if run_dir exists), and whether the lock file is new
+    made_dir = next((p for p in reversed([run_dir, *run_dir.parents]) if not p.exists()), None)
+    made_lock = not (run_dir / ".lock").exists()
     run_dir.mkdir(parents=True, exist_ok=True)
     lock = open(run_dir / ".lock", "w")  # noqa: SIM115 - held for the whole training
     try:
@@ -138,15 +150,25 @@ def claim_run_dir(run_dir: Path, cfg: TrainConfig, data_sha256: str):
     except BlockingIOError:
         lock.close()
         raise PslError(f"{run_dir}: another training is writing this run directory") from None
-    foreign = sorted(p.name for p in run_dir.iterdir()
-                     if p.name not in RUN_FILES and p.name != ".lock" and not p.name.startswith("."))
-    if foreign and not (run_dir / "config.json").is_file():
+
+    def refuse(message: str) -> PslError:
+        # a refused training leaves the directory as it found it: only what it just made goes
+        if made_lock:
+            (run_dir / ".lock").unlink(missing_ok=True)
         lock.close()
-        raise PslError(f"{run_dir}: holds files a training did not write ({', '.join(foreign[:3])}); "
-                       "give an empty or new --run-dir")
+        if made_dir is not None:
+            for folder in [run_dir, *run_dir.parents]:
+                folder.rmdir()
+                if folder == made_dir:
+                    break
+        return PslError(message)
+
     recorded = None
     if (run_dir / "last.pt").is_file():
-        ckpt = load_checkpoint(run_dir / "last.pt")
+        try:
+            ckpt = load_checkpoint(run_dir / "last.pt")
+        except PslError as exc:
+            raise refuse(str(exc)) from None
         recorded = {**ckpt.get("train_config", {}), "data_sha256": ckpt.get("data_sha256")}
     elif (run_dir / "config.json").is_file():
         try:
@@ -160,9 +182,8 @@ def claim_run_dir(run_dir: Path, cfg: TrainConfig, data_sha256: str):
     differs = [f"{k} {recorded.get(k)!r} (asked {wanted.get(k)!r})" for k in (*TRAINING_INPUTS, "data_sha256")
                if recorded.get(k) != wanted.get(k)]
     if differs and not cfg.force:
-        lock.close()
-        raise PslError(f"{run_dir}: holds a run made with other inputs: {'; '.join(differs[:4])}; "
-                       "use a new --run-dir, or --force to start it over")
+        raise refuse(f"{run_dir}: holds a run made with other inputs: {'; '.join(differs[:4])}; "
+                     "use a new --run-dir, or --force to start it over")
     if differs:  # --force: start over, deleting only what a training writes
         for name in RUN_FILES:
             (run_dir / name).unlink(missing_ok=True)
