@@ -86,3 +86,8 @@ def make_attributions(rows, method: str, scores_for, *, pred_for=None) -> pd.Dat
                         "sequence": seq, "true_label": label, "pred_label": pred, "probs": probs.tolist(),
                         "scores": np.asarray(scores_for(i, seq), dtype=np.float32).tolist()})
     return pd.DataFrame.from_records(records)
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    """Every file under ``folder`` and its bytes: equal snapshots mean nothing was written or changed."""
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import DEBIAN_FIXTURE, REPO, SHARED, make_attributions, read_deeploc
+from conftest import DEBIAN_FIXTURE, REPO, SHARED, make_attributions, read_deeploc, snapshot
 
 SHIPPED = REPO / "pslmodels" / "shipped" / "default"
 
@@ -225,10 +225,6 @@ def make_cut_index(index: Path, out: Path) -> Path:
     db = out / "sprot.duckdb"
     db.write_bytes(db.read_bytes()[: db.stat().st_size // 2])
     return out
-
-
-def snapshot(folder: Path) -> dict[str, bytes]:
-    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
 def run_case(argv: list[str], world: Path, index: Path) -> tuple[int, str, str]:

@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 
 from build_index import __main__ as build_cli
-from conftest import DEBIAN_FIXTURE, REPO, SHARED, SPROT_FIXTURE, make_attributions, read_deeploc
+from conftest import DEBIAN_FIXTURE, REPO, SHARED, SPROT_FIXTURE, make_attributions, read_deeploc, snapshot
 from pslindex import hitrate
 from pslindex.files import OUTPUT_MARKER, output_folder
 from pslindex.matcher import KmerIndex
@@ -41,10 +41,6 @@ def attributions(tmp_path_factory):
     path = tmp_path_factory.mktemp("att") / "attributions.parquet"
     df.to_parquet(path, index=False)
     return path
-
-
-def snapshot(folder):
-    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
 def one_error_line(capsys) -> str:
