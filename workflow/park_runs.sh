@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Park the study's unfinished trainings in the repository before a machine goes away: for each
+# runs/study/<run>/ with a last.pt and no metrics.json, copy its resume state (last.pt, best.pt,
+# model.pt, config.json; about 3 MB for the paper preset) to reports/study/in-progress/<run>/ and
+# print the folder, to be committed. workflow/train_queue.sh restores a parked run on a fresh clone
+# and resumes it from its last epoch (a resumed training equals an unbroken one: tests/test_train.py),
+# and removes the parked copy once the run has finished and been kept.
+cd "$(dirname "$0")/.."
+for run in runs/study/*/; do
+  name=$(basename "$run")
+  [ -f "$run/last.pt" ] && [ ! -f "$run/metrics.json" ] || continue
+  dest=reports/study/in-progress/$name
+  tmp=$(mktemp -d "reports/study/.park-$name-XXXX")
+  cp "$run"/last.pt "$run"/config.json "$tmp"/
+  for f in best.pt model.pt; do [ -f "$run/$f" ] && cp "$run/$f" "$tmp/"; done
+  rm -rf "$dest" && mkdir -p "$(dirname "$dest")" && mv "$tmp" "$dest"
+  echo "$dest (after epoch $(grep -c '^epoch' "runs/study/$name.log" 2>/dev/null || echo '?'))"
+done
