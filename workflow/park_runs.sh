@@ -10,7 +10,7 @@ for run in runs/study/*/; do
   name=$(basename "$run")
   [ -f "$run/last.pt" ] && [ ! -f "$run/metrics.json" ] || continue
   dest=reports/study/in-progress/$name
-  tmp=$(mktemp -d "reports/study/.park-$name-XXXX")
+  tmp=$(mktemp -d "reports/study/.park-$name-XXXX") && chmod 755 "$tmp"
   cp "$run"/last.pt "$run"/config.json "$tmp"/
   for f in best.pt model.pt; do [ -f "$run/$f" ] && cp "$run/$f" "$tmp/"; done
   rm -rf "$dest" && mkdir -p "$(dirname "$dest")" && mv "$tmp" "$dest"
