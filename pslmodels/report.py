@@ -421,6 +421,12 @@ def write_report(roots: list[Path], out: Path) -> Path:
             "controls leave out. The chance control (rotations) and the homolog-excluded runs above are what "
             "decide whether either number says anything about where the model looks.\n",
         ]
+    if not paper_hits.empty:
+        parts += ["\n### The authors' protocol against its chance control\n",
+                  "The hit rates of the authors' protocol (SPEC 10) beside the same protein's scores rotated to "
+                  "random places and put through the same protocol (SPEC 9.2), with the interval of the paired "
+                  "difference: a difference near 0 means the protocol's number does not depend on where the "
+                  "method points.\n", markdown(hitrate_table(paper_hits))]
     parts += [
         "\n## Plausibility: do attributions point at annotated sorting signals?\n",
         "Test proteins with per-residue sorting-signal annotations (SPEC 2; same sequence as in DeepLoc), "
