@@ -73,6 +73,39 @@ def table1(runs: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
+def accuracy_differences(runs: pd.DataFrame, reference: str = "bilstm-att") -> pd.DataFrame:
+    """Each model's test accuracy minus ``reference``'s on the same proteins, with the 95 % interval of the
+    paired difference (proteins resampled; a protein's correctness averaged over the seeds of each model
+    first). Empty when the reference run or the predictions are missing."""
+    correct = {}
+    for label in model_order(runs.label):
+        frames = []
+        for r in runs[runs.label == label].itertuples():
+            path = Path(r.run_dir) / "test_predictions.parquet"
+            if path.is_file():
+                try:
+                    pred = pd.read_parquet(path, columns=["accession", "true_label", "pred_label"])
+                except Exception as exc:  # pyarrow raises several types for a damaged file
+                    raise PslError(f"{path}: damaged ({first_line(exc)}); re-run that training's evaluation "
+                                   "(nothing was written)") from None
+                frames.append(pred.assign(correct=(pred.true_label == pred.pred_label).astype(float)))
+        if frames:
+            correct[label] = pd.concat(frames).groupby("accession").correct.mean()
+    if reference not in correct:
+        return pd.DataFrame()
+    out = []
+    for label, per_protein in correct.items():
+        if label == reference:
+            continue
+        joined = pd.concat([per_protein, correct[reference]], axis=1, join="inner", keys=["model", "ref"])
+        diff = joined.model - joined.ref
+        lo, hi = bootstrap_ci(diff.to_numpy(), diff.index.to_numpy())
+        out.append({"model": label, "seeds": int((runs.label == label).sum()), "proteins": len(joined),
+                    "accuracy": f"{joined.model.mean():.3f}", reference: f"{joined.ref.mean():.3f}",
+                    "difference [95% CI]": f"{diff.mean():+.3f} [{lo:+.3f}, {hi:+.3f}]"})
+    return pd.DataFrame(out)
+
+
 def diagnostics_table(runs: pd.DataFrame) -> pd.DataFrame:
     """Experiments I/III: per model and mode, mean ± sd over model seeds of the per-run means."""
     out = []
@@ -371,6 +404,14 @@ def write_report(roots: list[Path], out: Path) -> Path:
         "numbers compare only loosely.\n",
         "## Table 1: classification (test partition)\n",
         markdown(table1(runs)),
+    ]
+    differences = accuracy_differences(runs)
+    if not differences.empty:
+        parts += ["\n**Against LSTM-Att (bilstm-att), paired.** Test accuracy of each model minus bilstm-att's on "
+                  "the same proteins, with the 95 % interval of the difference (proteins resampled; with one seed "
+                  "per model it covers the choice of test proteins, not seed-to-seed variation).\n",
+                  markdown(differences)]
+    parts += [
         f"\n![per-class F1]({rel}/per_class_f1.png)\n",
         "## Attention diagnostics (Experiments I and III)\n",
         "Trained attention replaced at inference. JSD/TVD: change of the output distribution against the "
