@@ -77,20 +77,12 @@ def accuracy_differences(runs: pd.DataFrame, reference: str = "bilstm-att") -> p
     """Each model's test accuracy minus ``reference``'s on the same proteins, with the 95 % interval of the
     paired difference (proteins resampled; a protein's correctness averaged over the seeds of each model
     first). Empty when the reference run or the predictions are missing."""
-    correct = {}
-    for label in model_order(runs.label):
-        frames = []
-        for r in runs[runs.label == label].itertuples():
-            path = Path(r.run_dir) / "test_predictions.parquet"
-            if path.is_file():
-                try:
-                    pred = pd.read_parquet(path, columns=["accession", "true_label", "pred_label"])
-                except Exception as exc:  # pyarrow raises several types for a damaged file
-                    raise PslError(f"{path}: damaged ({first_line(exc)}); re-run that training's evaluation "
-                                   "(nothing was written)") from None
-                frames.append(pred.assign(correct=(pred.true_label == pred.pred_label).astype(float)))
-        if frames:
-            correct[label] = pd.concat(frames).groupby("accession").correct.mean()
+    preds = read_per_run(runs, "test_predictions.parquet")
+    if preds.empty:
+        return pd.DataFrame()
+    preds["correct"] = (preds.true_label == preds.pred_label).astype(float)
+    correct = {label: preds[preds.model == label].groupby("accession").correct.mean()
+               for label in model_order(preds.model.unique())}
     if reference not in correct:
         return pd.DataFrame()
     out = []

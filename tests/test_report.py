@@ -19,10 +19,10 @@ def _run(tmp_path, name, truth, pred):
 def test_accuracy_differences_pairs_proteins_and_averages_seeds_first(tmp_path):
     truth = ["Nucleus", "Cytoplasm", "Nucleus", "Peroxisome"]
     runs = pd.DataFrame([
-        {"label": "bilstm-att",
+        {"label": "bilstm-att", "seed": 0,
          "run_dir": _run(tmp_path, "ref", truth, ["Nucleus", "Cytoplasm", "Nucleus", "Nucleus"])},
-        {"label": "bilstm", "run_dir": _run(tmp_path, "s0", truth, truth)},
-        {"label": "bilstm", "run_dir": _run(tmp_path, "s1", truth, ["Nucleus", "Nucleus", "Nucleus", "Nucleus"])},
+        {"label": "bilstm", "seed": 0, "run_dir": _run(tmp_path, "s0", truth, truth)},
+        {"label": "bilstm", "seed": 1, "run_dir": _run(tmp_path, "s1", truth, ["Nucleus"] * 4)},
     ])
     table = accuracy_differences(runs).set_index("model")
     # bilstm per protein over its two seeds: 1, 0.5, 1, 0.5 -> 0.75; bilstm-att: 1, 1, 1, 0 -> 0.75
@@ -35,7 +35,7 @@ def test_accuracy_differences_pairs_proteins_and_averages_seeds_first(tmp_path):
 
 
 def test_accuracy_differences_without_the_reference_is_empty(tmp_path):
-    runs = pd.DataFrame([{"label": "bilstm", "run_dir": _run(tmp_path, "s0", ["Nucleus"], ["Nucleus"])}])
+    runs = pd.DataFrame([{"label": "bilstm", "seed": 0, "run_dir": _run(tmp_path, "s0", ["Nucleus"], ["Nucleus"])}])
     assert accuracy_differences(runs).empty
 
 
@@ -46,6 +46,6 @@ def test_accuracy_differences_names_a_damaged_file(tmp_path, content):
     bad = tmp_path / "bad"
     bad.mkdir()
     (bad / "test_predictions.parquet").write_bytes(content)
-    runs = pd.DataFrame([{"label": "bilstm-att", "run_dir": str(bad)}])
+    runs = pd.DataFrame([{"label": "bilstm-att", "seed": 0, "run_dir": str(bad)}])
     with pytest.raises(PslError, match="test_predictions.parquet: damaged"):
         accuracy_differences(runs)
