@@ -25,6 +25,7 @@ from pslindex.files import atomic_output, check_output_file, check_replaceable, 
 from pslindex.stats import bootstrap_ci, mean_sd
 from pslmodels.model import ARCHS
 from pslmodels.paper import PAPER_NAMES, PAPER_TABLE1, PAPER_TABLE3_RANDOM, TABLE2_MODELS, TABLE3_METHODS, TABLE3_MODELS
+from pslmodels.plausibility import format_margins, format_table, positional_margins, summarize
 from pslmodels.plots import pyplot
 
 COMMAND = "pslmodels.report"
@@ -136,30 +137,65 @@ def read_per_run(runs: pd.DataFrame, name: str) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
-def hitrate_table(hits: pd.DataFrame) -> pd.DataFrame:
+def control_difference(rows: pd.DataFrame, label: str) -> dict | None:
+    """Hit rate against ``label`` ("true" or "pred") minus its chance control (the same protein's scores rotated,
+    SPEC 9.2), over the proteins of ``rows`` with both defined.
+
+    Returns ``{"n", "observed", "control", "diff", "lo", "hi"}`` (means; ``lo``/``hi``: 95 % protein-level
+    bootstrap interval of the mean difference), or None where no protein has both or there is no control.
+    """
+    control = f"control_hitrate_{label}"
+    if control not in rows:
+        return None
+    paired = rows[rows[f"hitrate_{label}"].notna() & rows[control].notna()]
+    if not len(paired):
+        return None
+    diff = paired[f"hitrate_{label}"] - paired[control]
+    lo, hi = bootstrap_ci(diff, paired.accession)
+    return {"n": len(paired), "observed": float(paired[f"hitrate_{label}"].mean()),
+            "control": float(paired[control].mean()), "diff": float(diff.mean()), "lo": lo, "hi": hi}
+
+
+def hitrate_table(hits: pd.DataFrame, drop_empty: bool = False) -> pd.DataFrame:
     """Tables 2-3: per model, method and group, proteins pooled over seeds: n, mean with its 95 % protein-level
     CI, and beside it the chance control (the same protein's scores rotated, SPEC 9.2) with the interval of the
-    paired difference (observed minus control, proteins with both defined)."""
+    paired difference (observed minus control, proteins with both defined). ``drop_empty``: leave out the
+    (model, method) pairs without a defined hit rate in any group (see :func:`empty_methods`)."""
     means = group_means(hits)
+    empty = set(empty_methods(hits)) if drop_empty else set()
     out = []
     for (model, method), part in hits.groupby(["model", "method"], sort=True):
+        if (model, method) in empty:
+            continue
         for name, label, rows, values in protein_groups(part):
             stats = means.get((model, method, name))
             row = {"model": model, "method": method, "group": name, "proteins": len(rows),
                    "with peptides": int((rows.n_peptides > 0).sum()), "n (defined)": len(values),
                    "mean hit rate [95% CI]": f"{stats[1]:.3f} [{stats[2]:.3f}, {stats[3]:.3f}]" if stats else "-",
                    "control (same proteins)": "-", "diff [95% CI]": "-"}
-            control = f"control_hitrate_{label}"
-            if control in rows and len(values):
-                defined = rows[rows[f"hitrate_{label}"].notna()]
-                paired = defined[defined[control].notna()]
-                if len(paired):
-                    diff = paired[f"hitrate_{label}"] - paired[control]
-                    d_lo, d_hi = bootstrap_ci(diff, paired.accession)
-                    row["control (same proteins)"] = f"{paired[control].mean():.3f}"
-                    row["diff [95% CI]"] = f"{diff.mean():+.3f} [{d_lo:+.3f}, {d_hi:+.3f}]"
+            paired = control_difference(rows, label) if len(values) else None
+            if paired:
+                row["control (same proteins)"] = f"{paired['control']:.3f}"
+                row["diff [95% CI]"] = f"{paired['diff']:+.3f} [{paired['lo']:+.3f}, {paired['hi']:+.3f}]"
             out.append(row)
     return pd.DataFrame(out)
+
+
+def empty_methods_text(hits: pd.DataFrame) -> str:
+    """The sentence that names what :func:`hitrate_table` with ``drop_empty`` left out ("" if nothing)."""
+    empty = empty_methods(hits) if not hits.empty else []
+    if not empty:
+        return ""
+    return ("\nNot shown, no defined hit rate in any group (no peptide extracted, or none matched an entry): "
+            + ", ".join(f"{model} {method}" for model, method in empty) + ".\n")
+
+
+def empty_methods(hits: pd.DataFrame) -> list[tuple[str, str]]:
+    """The (model, method) pairs of ``hits`` without a defined hit rate in any group (no peptides extracted,
+    or none matched anything), sorted."""
+    means = group_means(hits)
+    return [key for key in hits.groupby(["model", "method"], sort=True).groups
+            if not any((*key, name) in means for name, _ in GROUPS)]
 
 
 def group_means(hits: pd.DataFrame) -> dict:
@@ -196,6 +232,69 @@ def paper_layout_table(spec: pd.DataFrame, paper: pd.DataFrame, cells: list[tupl
                     f"{a[1]:.3f}" if a else "-",
                     f"{b[1]:.3f} [{b[2]:.3f}, {b[3]:.3f}]" if b else "-"])
             out.append(row)
+    return pd.DataFrame(out)
+
+
+VERDICT_QUESTIONS = {  # column -> which file answers it (see verdicts_table)
+    "hit rate vs its rotations (SPEC 7, 9.2)": "hits",
+    "same, homologs left out (SPEC 9.1)": "homolog_hits",
+    "authors' protocol vs its rotations (SPEC 10)": "paper_hits",
+    "signal AUPRC vs position alone (SPEC 9.3)": "margins",
+}
+
+
+MIN_VERDICT_PROTEINS = 10  # below this a bootstrap interval is no interval (one protein gives [d, d])
+
+
+def interval_verdict(diff: float, lo: float, hi: float, n: int, above: str = "above", below: str = "below") -> str:
+    """"+d [lo, hi] above|below|no difference (n=...)": the verdict is the side of 0 the whole 95 % interval is
+    on; fewer than MIN_VERDICT_PROTEINS paired proteins get no verdict."""
+    if n < MIN_VERDICT_PROTEINS:
+        return f"{diff:+.3f}, too few proteins (n={n})"
+    word = above if lo > 0 else below if hi < 0 else "no difference"
+    return f"{diff:+.3f} [{lo:+.3f}, {hi:+.3f}] {word} (n={n})"
+
+
+def verdicts_table(hits: pd.DataFrame, homolog_hits: pd.DataFrame, paper_hits: pd.DataFrame,
+                   margins: pd.DataFrame, methods: tuple[str, ...] = ("attention", "ig")) -> pd.DataFrame:
+    """Every claim of the study beside the control that could overturn it, one row per (model, method).
+
+    Hit-rate columns: the method's hit rate minus the same protein's scores rotated (SPEC 9.2), on the proteins
+    the model classified correctly, against the true label (Table 2's group); under SPEC 7, SPEC 7 with each
+    protein's homologs left out (SPEC 9.1), and the authors' protocol (SPEC 10). Last column: AUPRC on any
+    annotated sorting signal minus the best positional baseline (SPEC 9.3). Each cell
+    :func:`interval_verdict`; "-" where not computed.
+    """
+    sources = {"hits": hits, "homolog_hits": homolog_hits, "paper_hits": paper_hits}
+    correct = {}
+    for key, frame in sources.items():
+        if frame.empty:
+            continue
+        for (model, method), part in frame.groupby(["model", "method"], sort=True):
+            for name, label, rows, _ in protein_groups(part):
+                if name == "correct":
+                    correct[(key, model, method)] = control_difference(rows, label)
+    plausible = {}
+    if not margins.empty:
+        any_auprc = margins[(margins.signal == "any") & (margins.metric == "auprc")]
+        plausible = {(r.model, r.method): r for r in any_auprc.itertuples()}
+    keys = {(m, x) for (_, m, x) in correct} | set(plausible)
+    out = []
+    for model in model_order({m for m, _ in keys}):
+        for method in methods:
+            if (model, method) not in keys:
+                continue
+            row = {"model": model, "method": method}
+            for column, source in VERDICT_QUESTIONS.items():
+                if source == "margins":
+                    r = plausible.get((model, method))
+                    row[column] = (interval_verdict(r.margin, r.margin_lo, r.margin_hi, r.n, "beats", "loses")
+                                   .replace(" (n=", f" vs {r.best_baseline} (n=") if r is not None else "-")
+                else:
+                    d = correct.get((source, model, method))
+                    row[column] = interval_verdict(d["diff"], d["lo"], d["hi"], d["n"]) if d else "-"
+            if any(v != "-" for k, v in row.items() if k in VERDICT_QUESTIONS):
+                out.append(row)
     return pd.DataFrame(out)
 
 
@@ -312,8 +411,7 @@ def markdown(frame: pd.DataFrame, empty: str = "_(nothing to show yet)_") -> str
 
 
 def plausibility_table(per_protein: pd.DataFrame) -> pd.DataFrame:
-    from pslmodels.plausibility import format_table, summarize
-
+    """Plausibility means with their 95 % intervals per model, signal type ("any" first) and method."""
     table = format_table(summarize(per_protein))
     order = {m: i for i, m in enumerate(("attention", "attention rotated", "ig", "ig rotated", "random scores"))}
     signal_order = {s: i for i, s in enumerate(("any", "SP", "MT", "CH", "TH", "NLS", "NES", "PTS", "GPI", "TM"))}
@@ -324,9 +422,6 @@ def plausibility_table(per_protein: pd.DataFrame) -> pd.DataFrame:
 
 def figure_plausibility(per_protein: pd.DataFrame, path: Path) -> None:
     plt = pyplot()
-
-    from pslmodels.plausibility import summarize
-
     summary = summarize(per_protein, n_boot=500)
     labels = model_order(summary.model)
     methods = [m for m in ("attention", "attention rotated", "ig", "ig rotated", "random scores")
@@ -394,6 +489,25 @@ def write_report(roots: list[Path], out: Path) -> Path:
         "- Test set: the official DeepLoc test partition (n = "
         f"{', '.join(map(str, sorted(runs.n_test.unique())))}); the paper used a random split, so its "
         "numbers compare only loosely.\n",
+    ]
+    margins, plaus_table = pd.DataFrame(), pd.DataFrame()
+    if not plaus.empty:
+        margins, plaus_table = positional_margins(plaus), plausibility_table(plaus)
+    verdicts = verdicts_table(hits, homolog_hits, paper_hits, margins)
+    if not verdicts.empty:
+        parts += [
+            "## Verdicts, each beside its control\n",
+            "Does a method point where it matters? Each cell is a method minus the control that could overturn "
+            "it, on the same proteins, with the 95 % protein-level interval of the difference and its side of 0 "
+            "(`above`/`below`, `beats`/`loses`; `no difference` where the interval holds 0). Hit rates: the "
+            "proteins each model classified correctly, against the true label (Table 2's group), minus the same "
+            "protein's scores rotated to random places (SPEC 9.2); under SPEC 7, with each protein's homologs "
+            "left out of the index (SPEC 9.1), and under the authors' protocol (SPEC 10). Signal AUPRC: any "
+            "annotated sorting signal, minus the best content-free positional baseline (SPEC 9.3). The tables "
+            "below hold the means and every group.\n",
+            markdown(verdicts),
+        ]
+    parts += [
         "## Table 1: classification (test partition)\n",
         markdown(table1(runs)),
     ]
@@ -423,7 +537,8 @@ def write_report(roots: list[Path], out: Path) -> Path:
         "random offset) is the random-position control: same scores, same local shape, peaks elsewhere. "
         "`permuted` keeps the scores but not their shape, and `uniform`/`random` weights are nearly flat: "
         "SPEC 6's 5-residue windows rarely rise above mean + 2 sd for them, so they yield few or no peptides.\n",
-        markdown(hitrate_table(hits)) if not hits.empty else "_(no hit rates yet)_\n",
+        markdown(hitrate_table(hits, drop_empty=True)) if not hits.empty else "_(no hit rates yet)_\n",
+        empty_methods_text(hits),
     ]
     if not hits.empty:
         parts.append(f"\n![hit rates with their chance controls]({rel}/hitrates.png)\n")
@@ -434,7 +549,8 @@ def write_report(roots: list[Path], out: Path) -> Path:
         parts += ["\n### The same with every protein's homologs left out (SPEC 9.1)\n",
                   "Each protein's homologs in the index (MMseqs2, E <= 1e-3; the protein itself included) are "
                   "removed from every peptide's entries before the hit rate is taken; the control is again the "
-                  "protein's own scores rotated.\n", markdown(hitrate_table(homolog_hits))]
+                  "protein's own scores rotated.\n", markdown(hitrate_table(homolog_hits, drop_empty=True)),
+                  empty_methods_text(homolog_hits)]
     if not (hits.empty and paper_hits.empty):
         parts += [
             "\n### Tables 2 and 3 in the paper's layout\n",
@@ -459,7 +575,8 @@ def write_report(roots: list[Path], out: Path) -> Path:
                   "The hit rates of the authors' protocol (SPEC 10) beside the same protein's scores rotated to "
                   "random places and put through the same protocol (SPEC 9.2), with the interval of the paired "
                   "difference: a difference near 0 means the protocol's number does not depend on where the "
-                  "method points.\n", markdown(hitrate_table(paper_hits))]
+                  "method points.\n", markdown(hitrate_table(paper_hits, drop_empty=True)),
+                  empty_methods_text(paper_hits)]
     parts += [
         "\n## Plausibility: do attributions point at annotated sorting signals?\n",
         "Test proteins with per-residue sorting-signal annotations (SPEC 2; same sequence as in DeepLoc), "
@@ -467,22 +584,29 @@ def write_report(roots: list[Path], out: Path) -> Path:
         "prevalence); pointing: the top-scoring 5-residue window overlaps the signal; overlap: share of "
         "extracted peptides touching the signal (n = proteins with peptides); IoU of extracted and signal "
         "residues. Baselines: `rotated` = the method's own scores rotated by a random offset (peaks moved, "
-        "shape kept); `random scores` = i.i.d. uniform. Means with 95 % bootstrap intervals over proteins.\n",
-        markdown(plausibility_table(plaus)) if not plaus.empty else "_(no plausibility results yet)_\n",
+        "shape kept); `random scores` = i.i.d. uniform. Means with 95 % bootstrap intervals over proteins. "
+        "Any annotated signal here; each signal type in the appendix.\n",
+        markdown(plaus_table[plaus_table.signal == "any"]) if not plaus.empty
+        else "_(no plausibility results yet)_\n",
     ]
     if not plaus.empty:
-        from pslmodels.plausibility import format_margins, positional_margins
-
-        margins = positional_margins(plaus)
         parts += ["\n### Against position alone (SPEC 9.3)\n",
                   "Each method's AUPRC and pointing minus the best content-free positional baseline of the same "
                   "proteins (n-ramp, c-ramp, the method's position prior learnt on validation proteins), paired, "
                   "with the protein-level 95 % interval; > 0 means the method finds signals better than position "
-                  "alone.\n",
-                  markdown(format_margins(margins)) if not margins.empty else "_(no margins)_\n"]
+                  "alone. Any annotated signal here; each signal type in the appendix.\n",
+                  markdown(format_margins(margins[margins.signal == "any"])) if not margins.empty
+                  else "_(no margins)_\n"]
         parts.append(f"\n![plausibility]({rel}/plausibility.png)\n")
     parts += ["\n## Runs\n", markdown(runs[["label", "seed", "n_train", "epochs_run", "best_epoch", "accuracy",
                                              "f1_macro", "mcc", "train_seconds", "device"]].round(3))]
+    if not plaus.empty:
+        parts += ["\n## Appendix: plausibility per signal type\n",
+                  "As in the plausibility section, for each annotated signal type (SPEC 2) on its own.\n",
+                  markdown(plaus_table[plaus_table.signal != "any"]),
+                  "\n**Against position alone, per signal type (SPEC 9.3).**\n",
+                  markdown(format_margins(margins[margins.signal != "any"])) if not margins.empty
+                  else "_(no margins)_\n"]
     # every input was read above: only now are figures and report replaced (a damaged run changes nothing)
     check_replaceable(out.parent / fig_dir.name, COMMAND, FIGURES)
     with output_folder(fig_dir, COMMAND, legacy=FIGURES) as figures:

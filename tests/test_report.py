@@ -49,3 +49,54 @@ def test_accuracy_differences_names_a_damaged_file(tmp_path, content):
     runs = pd.DataFrame([{"label": "bilstm-att", "seed": 0, "run_dir": str(bad)}])
     with pytest.raises(PslError, match="test_predictions.parquet: damaged"):
         accuracy_differences(runs)
+
+
+def _hits(model, method, diffs, hitrate=0.6):
+    """Per-protein hit rates of proteins all classified correctly, each ``diff`` above its rotated control."""
+    n = len(diffs)
+    return pd.DataFrame({
+        "model": model, "method": method, "seed": 0, "accession": [f"P{i}" for i in range(n)],
+        "true_label": "Nucleus", "pred_label": "Nucleus", "n_peptides": 1,
+        "hitrate_true": hitrate, "hitrate_pred": hitrate,
+        "control_hitrate_true": [hitrate - d for d in diffs], "control_hitrate_pred": [hitrate - d for d in diffs]})
+
+
+def test_verdicts_table_states_each_claim_beside_its_control():
+    from pslmodels.report import verdicts_table
+
+    hits = pd.concat([_hits("bilstm-att", "attention", [0.1] * 12),          # always above its rotations
+                      _hits("bilstm-att", "ig", [0.2, -0.2] * 6),            # as often below: no difference
+                      _hits("cnn35-att", "attention", [-0.1] * 3)])          # three proteins: no verdict
+    paper = _hits("bilstm-att", "attention", [-0.05] * 20)
+    margins = pd.DataFrame([
+        {"model": "bilstm-att", "method": "attention", "signal": "any", "metric": "auprc", "n": 40, "method_mean": 0.6,
+         "best_baseline": "n-ramp", "baseline_mean": 0.75, "margin": -0.15, "margin_lo": -0.19, "margin_hi": -0.11,
+         "beats_position": False},
+        {"model": "bilstm-att", "method": "attention", "signal": "SP", "metric": "auprc", "n": 40, "method_mean": 0.9,
+         "best_baseline": "n-ramp", "baseline_mean": 0.1, "margin": 0.8, "margin_lo": 0.7, "margin_hi": 0.9,
+         "beats_position": True}])  # per signal type: not a verdict of the summary
+    table = verdicts_table(hits, pd.DataFrame(), paper, margins).set_index(["model", "method"])
+    spec, homologs, protocol, signal = table.columns
+    att = table.loc[("bilstm-att", "attention")]
+    assert att[spec] == "+0.100 [+0.100, +0.100] above (n=12)"
+    assert att[homologs] == "-"  # not computed
+    assert att[protocol] == "-0.050 [-0.050, -0.050] below (n=20)"
+    assert att[signal] == "-0.150 [-0.190, -0.110] loses vs n-ramp (n=40)"
+    ig = table.loc[("bilstm-att", "ig")]
+    lo, hi = (float(x) for x in ig[spec].split("[")[1].split("]")[0].split(", "))
+    assert lo < 0 < hi and ig[spec].endswith("no difference (n=12)") and ig[signal] == "-"
+    assert table.loc[("cnn35-att", "attention"), spec] == "-0.100, too few proteins (n=3)"
+    assert list(table.index.get_level_values(0)) == ["bilstm-att", "bilstm-att", "cnn35-att"]  # the study's order
+
+
+def test_hitrate_table_leaves_out_and_names_methods_without_a_hit_rate():
+    from pslmodels.report import empty_methods, empty_methods_text, hitrate_table
+
+    flat = _hits("bilstm-att", "random", [0.0] * 4).assign(hitrate_true=float("nan"), hitrate_pred=float("nan"),
+                                                           n_peptides=0)
+    hits = pd.concat([_hits("bilstm-att", "attention", [0.1] * 4), flat])
+    assert empty_methods(hits) == [("bilstm-att", "random")]
+    assert set(hitrate_table(hits).method) == {"attention", "random"}
+    assert set(hitrate_table(hits, drop_empty=True).method) == {"attention"}
+    assert "bilstm-att random." in empty_methods_text(hits)
+    assert empty_methods_text(hits[hits.method == "attention"]) == ""
