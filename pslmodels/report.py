@@ -193,9 +193,8 @@ def empty_methods_text(hits: pd.DataFrame) -> str:
 def empty_methods(hits: pd.DataFrame) -> list[tuple[str, str]]:
     """The (model, method) pairs of ``hits`` without a defined hit rate in any group (no peptides extracted,
     or none matched anything), sorted."""
-    means = group_means(hits)
-    return [key for key in hits.groupby(["model", "method"], sort=True).groups
-            if not any((*key, name) in means for name, _ in GROUPS)]
+    return [key for key, part in hits.groupby(["model", "method"], sort=True)
+            if not any(len(values) for *_, values in protein_groups(part))]
 
 
 def group_means(hits: pd.DataFrame) -> dict:
@@ -246,13 +245,15 @@ VERDICT_QUESTIONS = {  # column -> which file answers it (see verdicts_table)
 MIN_VERDICT_PROTEINS = 10  # below this a bootstrap interval is no interval (one protein gives [d, d])
 
 
-def interval_verdict(diff: float, lo: float, hi: float, n: int, above: str = "above", below: str = "below") -> str:
-    """"+d [lo, hi] above|below|no difference (n=...)": the verdict is the side of 0 the whole 95 % interval is
-    on; fewer than MIN_VERDICT_PROTEINS paired proteins get no verdict."""
+def interval_verdict(diff: float, lo: float, hi: float, n: int, above: str = "above", below: str = "below",
+                     against: str = "") -> str:
+    """"+d [lo, hi] above|below|no difference[ vs AGAINST] (n=...)": the verdict is the side of 0 the whole 95 %
+    interval is on; fewer than MIN_VERDICT_PROTEINS paired proteins get no verdict."""
+    vs = f" vs {against}" if against else ""
     if n < MIN_VERDICT_PROTEINS:
-        return f"{diff:+.3f}, too few proteins (n={n})"
+        return f"{diff:+.3f}, too few proteins{vs} (n={n})"
     word = above if lo > 0 else below if hi < 0 else "no difference"
-    return f"{diff:+.3f} [{lo:+.3f}, {hi:+.3f}] {word} (n={n})"
+    return f"{diff:+.3f} [{lo:+.3f}, {hi:+.3f}] {word}{vs} (n={n})"
 
 
 def verdicts_table(hits: pd.DataFrame, homolog_hits: pd.DataFrame, paper_hits: pd.DataFrame,
@@ -288,8 +289,8 @@ def verdicts_table(hits: pd.DataFrame, homolog_hits: pd.DataFrame, paper_hits: p
             for column, source in VERDICT_QUESTIONS.items():
                 if source == "margins":
                     r = plausible.get((model, method))
-                    row[column] = (interval_verdict(r.margin, r.margin_lo, r.margin_hi, r.n, "beats", "loses")
-                                   .replace(" (n=", f" vs {r.best_baseline} (n=") if r is not None else "-")
+                    row[column] = (interval_verdict(r.margin, r.margin_lo, r.margin_hi, r.n, "beats", "loses",
+                                                    r.best_baseline) if r is not None else "-")
                 else:
                     d = correct.get((source, model, method))
                     row[column] = interval_verdict(d["diff"], d["lo"], d["hi"], d["n"]) if d else "-"
