@@ -246,39 +246,66 @@ MIN_VERDICT_PROTEINS = 10  # below this a bootstrap interval is no interval (one
 
 
 def interval_verdict(diff: float, lo: float, hi: float, n: int, above: str = "above", below: str = "below",
-                     against: str = "") -> str:
-    """"+d [lo, hi] above|below|no difference[ vs AGAINST] (n=...)": the verdict is the side of 0 the whole 95 %
-    interval is on; fewer than MIN_VERDICT_PROTEINS paired proteins get no verdict."""
+                     against: str = "", seeds: tuple[str, ...] = ()) -> str:
+    """"+d [lo, hi] above|below|no difference[ vs AGAINST] (n=...[; seeds: ...])": the verdict is the side of 0
+    the whole 95 % interval is on; fewer than MIN_VERDICT_PROTEINS paired proteins get no verdict. ``seeds``: the
+    same verdict word of each seed alone (shown, counted, where there is more than one)."""
     vs = f" vs {against}" if against else ""
+    per_seed = f"; seeds: {seed_agreement(seeds)}" if len(seeds) > 1 else ""
     if n < MIN_VERDICT_PROTEINS:
-        return f"{diff:+.3f}, too few proteins{vs} (n={n})"
-    word = above if lo > 0 else below if hi < 0 else "no difference"
-    return f"{diff:+.3f} [{lo:+.3f}, {hi:+.3f}] {word}{vs} (n={n})"
+        return f"{diff:+.3f}, too few proteins{vs} (n={n}{per_seed})"
+    return f"{diff:+.3f} [{lo:+.3f}, {hi:+.3f}] {side_of_zero(lo, hi, above, below)}{vs} (n={n}{per_seed})"
+
+
+def side_of_zero(lo: float, hi: float, above: str = "above", below: str = "below") -> str:
+    """Where a 95 % interval lies: wholly above 0, wholly below, or across it ("no difference")."""
+    return above if lo > 0 else below if hi < 0 else "no difference"
+
+
+def seed_agreement(words) -> str:
+    """"2 above, 1 no difference": how many seeds reached each verdict, most frequent first (ties by name)."""
+    counts = pd.Series(list(words)).value_counts()
+    return ", ".join(f"{k} {w}" for w, k in sorted(counts.items(), key=lambda item: (-item[1], item[0])))
 
 
 def verdicts_table(hits: pd.DataFrame, homolog_hits: pd.DataFrame, paper_hits: pd.DataFrame,
-                   margins: pd.DataFrame, methods: tuple[str, ...] = ("attention", "ig")) -> pd.DataFrame:
+                   margins: pd.DataFrame, methods: tuple[str, ...] = ("attention", "ig"),
+                   seed_margins: pd.DataFrame | None = None) -> pd.DataFrame:
     """Every claim of the study beside the control that could overturn it, one row per (model, method).
 
     Hit-rate columns: the method's hit rate minus the same protein's scores rotated (SPEC 9.2), on the proteins
     the model classified correctly, against the true label (Table 2's group); under SPEC 7, SPEC 7 with each
     protein's homologs left out (SPEC 9.1), and the authors' protocol (SPEC 10). Last column: AUPRC on any
     annotated sorting signal minus the best positional baseline (SPEC 9.3). Each cell
-    :func:`interval_verdict`; "-" where not computed.
+    :func:`interval_verdict` over the proteins of all seeds pooled (n counts a protein once per seed); "-" where
+    not computed. Where a model has several seeds, each cell also counts the verdicts of its seeds alone (hit
+    rates from ``seed`` of the hit-rate frames; margins from ``seed_margins``, :func:`positional_margins` per
+    seed with a ``seed`` column), so a verdict carried by one seed shows.
     """
     sources = {"hits": hits, "homolog_hits": homolog_hits, "paper_hits": paper_hits}
-    correct = {}
+    correct, correct_seeds = {}, {}
     for key, frame in sources.items():
         if frame.empty:
             continue
         for (model, method), part in frame.groupby(["model", "method"], sort=True):
             for name, label, rows, _ in protein_groups(part):
-                if name == "correct":
-                    correct[(key, model, method)] = control_difference(rows, label)
-    plausible = {}
+                if name != "correct":
+                    continue
+                correct[(key, model, method)] = control_difference(rows, label)
+                per_seed = [control_difference(seed_rows, label) for _, seed_rows in rows.groupby("seed")]
+                correct_seeds[(key, model, method)] = tuple(
+                    side_of_zero(d["lo"], d["hi"]) if d["n"] >= MIN_VERDICT_PROTEINS else "too few"
+                    for d in per_seed if d)
+    plausible, plausible_seeds = {}, {}
     if not margins.empty:
         any_auprc = margins[(margins.signal == "any") & (margins.metric == "auprc")]
         plausible = {(r.model, r.method): r for r in any_auprc.itertuples()}
+    if seed_margins is not None and not seed_margins.empty:
+        any_auprc = seed_margins[(seed_margins.signal == "any") & (seed_margins.metric == "auprc")]
+        for (model, method), part in any_auprc.groupby(["model", "method"]):
+            plausible_seeds[(model, method)] = tuple(
+                side_of_zero(r.margin_lo, r.margin_hi, "beats", "loses") if r.n >= MIN_VERDICT_PROTEINS
+                else "too few" for r in part.sort_values("seed").itertuples())
     keys = {(m, x) for (_, m, x) in correct} | set(plausible)
     out = []
     for model in model_order({m for m, _ in keys}):
@@ -290,10 +317,12 @@ def verdicts_table(hits: pd.DataFrame, homolog_hits: pd.DataFrame, paper_hits: p
                 if source == "margins":
                     r = plausible.get((model, method))
                     row[column] = (interval_verdict(r.margin, r.margin_lo, r.margin_hi, r.n, "beats", "loses",
-                                                    r.best_baseline) if r is not None else "-")
+                                                    r.best_baseline, plausible_seeds.get((model, method), ()))
+                                   if r is not None else "-")
                 else:
                     d = correct.get((source, model, method))
-                    row[column] = interval_verdict(d["diff"], d["lo"], d["hi"], d["n"]) if d else "-"
+                    row[column] = (interval_verdict(d["diff"], d["lo"], d["hi"], d["n"],
+                                                    seeds=correct_seeds[(source, model, method)]) if d else "-")
             if any(v != "-" for k, v in row.items() if k in VERDICT_QUESTIONS):
                 out.append(row)
     return pd.DataFrame(out)
@@ -494,7 +523,12 @@ def write_report(roots: list[Path], out: Path) -> Path:
     margins, plaus_table = pd.DataFrame(), pd.DataFrame()
     if not plaus.empty:
         margins, plaus_table = positional_margins(plaus), plausibility_table(plaus)
-    verdicts = verdicts_table(hits, homolog_hits, paper_hits, margins)
+    seed_margins = None
+    if not plaus.empty and plaus.seed.nunique() > 1:  # each seed's own verdict on "any" signal (one seed: the pool)
+        any_signal = plaus[plaus.signal == "any"]
+        seed_margins = pd.concat([positional_margins(part, metrics=("auprc",)).assign(seed=seed)
+                                  for seed, part in any_signal.groupby("seed")], ignore_index=True)
+    verdicts = verdicts_table(hits, homolog_hits, paper_hits, margins, seed_margins=seed_margins)
     if not verdicts.empty:
         parts += [
             "## Verdicts, each beside its control\n",
@@ -504,8 +538,9 @@ def write_report(roots: list[Path], out: Path) -> Path:
             "proteins each model classified correctly, against the true label (Table 2's group), minus the same "
             "protein's scores rotated to random places (SPEC 9.2); under SPEC 7, with each protein's homologs "
             "left out of the index (SPEC 9.1), and under the authors' protocol (SPEC 10). Signal AUPRC: any "
-            "annotated sorting signal, minus the best content-free positional baseline (SPEC 9.3). The tables "
-            "below hold the means and every group.\n",
+            "annotated sorting signal, minus the best content-free positional baseline (SPEC 9.3). Proteins of all "
+            "seeds are pooled (n counts a protein once per seed); where a model has several seeds, `seeds:` counts "
+            "the verdict each seed reaches alone. The tables below hold the means and every group.\n",
             markdown(verdicts),
         ]
     parts += [

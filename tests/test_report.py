@@ -89,6 +89,29 @@ def test_verdicts_table_states_each_claim_beside_its_control():
     assert list(table.index.get_level_values(0)) == ["bilstm-att", "bilstm-att", "cnn35-att"]  # the study's order
 
 
+def test_verdicts_table_counts_the_verdict_of_each_seed():
+    from pslmodels.report import seed_agreement, verdicts_table
+
+    hits = pd.concat([_hits("bilstm-att", "attention", [0.1] * 12).assign(seed=0),
+                      _hits("bilstm-att", "attention", [0.1] * 12).assign(seed=1),
+                      _hits("bilstm-att", "attention", [0.2, -0.2] * 6).assign(seed=2),   # this seed: no difference
+                      _hits("cnn35-att", "attention", [0.1] * 12)])                         # one seed: no count
+    margin = {"model": "bilstm-att", "method": "attention", "signal": "any", "metric": "auprc", "n": 60,
+              "method_mean": 0.6, "best_baseline": "n-ramp", "baseline_mean": 0.75, "margin": -0.15,
+              "margin_lo": -0.19, "margin_hi": -0.11, "beats_position": False}
+    per_seed = pd.DataFrame([{**margin, "seed": 0, "n": 20}, {**margin, "seed": 1, "n": 20},
+                             {**margin, "seed": 2, "n": 5}])  # too few proteins in seed 2 for a verdict
+    table = verdicts_table(hits, pd.DataFrame(), pd.DataFrame(), pd.DataFrame([margin]),
+                           seed_margins=per_seed).set_index(["model", "method"])
+    spec, signal = table.columns[0], table.columns[-1]
+    att = table.loc[("bilstm-att", "attention")]
+    assert att[spec].startswith("+0.067 [") and att[spec].endswith("above (n=36; seeds: 2 above, 1 no difference)")
+    assert att[signal] == "-0.150 [-0.190, -0.110] loses vs n-ramp (n=60; seeds: 2 loses, 1 too few)"
+    assert table.loc[("cnn35-att", "attention"), spec] == "+0.100 [+0.100, +0.100] above (n=12)"
+    assert seed_agreement(["below", "above", "below", "above", "no difference"]) == \
+        "2 above, 2 below, 1 no difference"
+
+
 def test_hitrate_table_leaves_out_and_names_methods_without_a_hit_rate():
     from pslmodels.report import empty_methods, empty_methods_text, hitrate_table
 
