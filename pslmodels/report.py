@@ -237,6 +237,7 @@ def paper_layout_table(spec: pd.DataFrame, paper: pd.DataFrame, cells: list[tupl
 VERDICT_QUESTIONS = {  # column -> which file answers it (see verdicts_table)
     "hit rate vs its rotations (SPEC 7, 9.2)": "hits",
     "same, homologs left out (SPEC 9.1)": "homolog_hits",
+    "same, homologs left out, position-free (SPEC 9.1)": "free_hits",
     "authors' protocol vs its rotations (SPEC 10)": "paper_hits",
     "signal AUPRC vs position alone (SPEC 9.3)": "margins",
 }
@@ -270,22 +271,24 @@ def seed_agreement(words) -> str:
 
 def verdicts_table(hits: pd.DataFrame, homolog_hits: pd.DataFrame, paper_hits: pd.DataFrame,
                    margins: pd.DataFrame, methods: tuple[str, ...] = ("attention", "ig"),
-                   seed_margins: pd.DataFrame | None = None) -> pd.DataFrame:
+                   seed_margins: pd.DataFrame | None = None, free_hits: pd.DataFrame | None = None
+                   ) -> pd.DataFrame:
     """Every claim of the study beside the control that could overturn it, one row per (model, method).
 
     Hit-rate columns: the method's hit rate minus the same protein's scores rotated (SPEC 9.2), on the proteins
     the model classified correctly, against the true label (Table 2's group); under SPEC 7, SPEC 7 with each
-    protein's homologs left out (SPEC 9.1), and the authors' protocol (SPEC 10). Last column: AUPRC on any
+    protein's homologs left out (SPEC 9.1), the same position-free (``free_hits``: every matching entry weighing
+    1, SPEC 9.1), and the authors' protocol (SPEC 10). Last column: AUPRC on any
     annotated sorting signal minus the best positional baseline (SPEC 9.3). Each cell
     :func:`interval_verdict` over the proteins of all seeds pooled (n counts a protein once per seed); "-" where
     not computed. Where a model has several seeds, each cell also counts the verdicts of its seeds alone (hit
     rates from ``seed`` of the hit-rate frames; margins from ``seed_margins``, :func:`positional_margins` per
     seed with a ``seed`` column), so a verdict carried by one seed shows.
     """
-    sources = {"hits": hits, "homolog_hits": homolog_hits, "paper_hits": paper_hits}
+    sources = {"hits": hits, "homolog_hits": homolog_hits, "paper_hits": paper_hits, "free_hits": free_hits}
     correct, correct_seeds = {}, {}
     for key, frame in sources.items():
-        if frame.empty:
+        if frame is None or frame.empty:
             continue
         for (model, method), part in frame.groupby(["model", "method"], sort=True):
             for name, label, rows, _ in protein_groups(part):
@@ -498,6 +501,7 @@ def write_report(roots: list[Path], out: Path) -> Path:
     hits = read_per_run(runs, "hitrate/hitrates.parquet")
     paper_hits = read_per_run(runs, "hitrate-paper/hitrates.parquet")
     homolog_hits = read_per_run(runs, "hitrate-homologs-excluded/hitrates.parquet")
+    free_hits = read_per_run(runs, "hitrate-homologs-excluded-position-free/hitrates.parquet")
     plaus = read_per_run(runs, "plausibility_proteins.parquet")
     seeds = sorted(runs.seed.unique())
     devices = ", ".join(sorted(runs.device.unique()))
@@ -528,7 +532,8 @@ def write_report(roots: list[Path], out: Path) -> Path:
         any_signal = plaus[plaus.signal == "any"]
         seed_margins = pd.concat([positional_margins(part, metrics=("auprc",)).assign(seed=seed)
                                   for seed, part in any_signal.groupby("seed")], ignore_index=True)
-    verdicts = verdicts_table(hits, homolog_hits, paper_hits, margins, seed_margins=seed_margins)
+    verdicts = verdicts_table(hits, homolog_hits, paper_hits, margins, seed_margins=seed_margins,
+                              free_hits=free_hits)
     if not verdicts.empty:
         parts += [
             "## Verdicts, each beside its control\n",
@@ -537,7 +542,8 @@ def write_report(roots: list[Path], out: Path) -> Path:
             "(`above`/`below`, `beats`/`loses`; `no difference` where the interval holds 0). Hit rates: the "
             "proteins each model classified correctly, against the true label (Table 2's group), minus the same "
             "protein's scores rotated to random places (SPEC 9.2); under SPEC 7, with each protein's homologs "
-            "left out of the index (SPEC 9.1), and under the authors' protocol (SPEC 10). Signal AUPRC: any "
+            "left out of the index (SPEC 9.1), the same with every matching entry weighing 1 instead of SPEC 7's "
+            "position weight (position-free, SPEC 9.1), and under the authors' protocol (SPEC 10). Signal AUPRC: any "
             "annotated sorting signal, minus the best content-free positional baseline (SPEC 9.3). Proteins of all "
             "seeds are pooled (n counts a protein once per seed); where a model has several seeds, `seeds:` counts "
             "the verdict each seed reaches alone. The tables below hold the means and every group.\n",
@@ -587,6 +593,14 @@ def write_report(roots: list[Path], out: Path) -> Path:
                   "removed from every peptide's entries before the hit rate is taken; the control is again the "
                   "protein's own scores rotated.\n", markdown(hitrate_table(homolog_hits, drop_empty=True)),
                   empty_methods_text(homolog_hits)]
+    if not free_hits.empty:
+        parts += ["\n### The same, position-free (SPEC 9.1)\n",
+                  "Homologs left out as above, and every entry that holds a peptide weighs 1 wherever it holds "
+                  "it (`--beta none`; SPEC 7's weight 1/|i - j| gives almost nothing to a match at another "
+                  "position, and non-homologous matches are rarely at the same one). The question is then the "
+                  "paper's own: do the peptides a method picks occur in proteins of the same location more often "
+                  "than the peptides at random places of the same protein?\n",
+                  markdown(hitrate_table(free_hits, drop_empty=True)), empty_methods_text(free_hits)]
     if not (hits.empty and paper_hits.empty):
         parts += [
             "\n### Tables 2 and 3 in the paper's layout\n",

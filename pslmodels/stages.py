@@ -142,17 +142,21 @@ class HitRateStageOptions:
     index: str = str(DEFAULT_INDEX_DIR)
     protocol: str = "spec"            # spec | paper (SPEC 10)
     exclude_homologs: bool = False    # SPEC 9.1 (MMseqs2)
+    beta: str = "spec"                # spec: SPEC 7's position weight; none: every entry weighs 1 (SPEC 9.1)
     controls: int = 20                # chance-control rotations per row (SPEC 9.2)
     seed: int = 0
 
     def check(self):
         _check(self, protocol=(lambda v: v in ("spec", "paper"), "spec or paper"),
+               beta=(lambda v: v in ("spec", "none"), "spec or none"),
                controls=(_nonneg, ">= 0"), seed=(_nonneg, ">= 0"))
 
 
-def hitrate_dir(protocol: str = "spec", exclude_homologs: bool = False) -> str:
-    """The folder a hit-rate variant is written to: ``hitrate``, ``hitrate-paper``, ``...-homologs-excluded``."""
-    return "hitrate" + ("-paper" if protocol == "paper" else "") + ("-homologs-excluded" if exclude_homologs else "")
+def hitrate_dir(protocol: str = "spec", exclude_homologs: bool = False, beta: str = "spec") -> str:
+    """The folder a hit-rate variant is written to: ``hitrate``, ``hitrate-paper``, ``...-homologs-excluded``,
+    ``...-position-free`` (``beta`` none)."""
+    return ("hitrate" + ("-paper" if protocol == "paper" else "") + ("-homologs-excluded" if exclude_homologs else "")
+            + ("-position-free" if beta == "none" else ""))
 
 
 def hitrate_stage(run: RunDir, options: HitRateStageOptions | None = None, *, progress: bool = False
@@ -162,12 +166,12 @@ def hitrate_stage(run: RunDir, options: HitRateStageOptions | None = None, *, pr
 
     options = options or HitRateStageOptions()
     options.check()
-    name = hitrate_dir(options.protocol, options.exclude_homologs)
+    name = hitrate_dir(options.protocol, options.exclude_homologs, options.beta)
     opts = asdict(options)
     if run.done(name, opts):
         return run.file(name)
     started = time.time()
-    hit = HitRateOptions(protocol=options.protocol, exclude_homologs=options.exclude_homologs,
+    hit = HitRateOptions(protocol=options.protocol, exclude_homologs=options.exclude_homologs, beta=options.beta,
                          controls=options.controls, seed=options.seed)
     hitrate_folder(run.file("attributions.parquet"), Path(options.index), run.file(name), hit, progress=progress)
     run.mark_done(name, opts, [f"{name}/hitrates.parquet"], started)
@@ -310,6 +314,9 @@ def build_parser() -> argparse.ArgumentParser:
                 p.add_argument(flag, dest=f.name, choices=("auto", "cpu", "cuda"), default=f.default)
             elif f.name == "protocol":
                 p.add_argument(flag, dest=f.name, choices=("spec", "paper"), default=f.default)
+            elif f.name == "beta":
+                p.add_argument(flag, dest=f.name, choices=("spec", "none"), default=f.default,
+                               help="none: every matching entry weighs 1 (SPEC 9.1)")
             else:
                 p.add_argument(flag, dest=f.name, type=type(f.default), default=f.default,
                                help=f"default: {f.default}")

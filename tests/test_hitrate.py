@@ -60,8 +60,9 @@ def attributions(tmp_path_factory):
     return path
 
 
-def reference_peptide_hitrate(peptide, start, self_accession, label, index_file):
-    """SPEC 7 written out directly: scan every sequence, exclude self/isoforms/no-location entries."""
+def reference_peptide_hitrate(peptide, start, self_accession, label, index_file, position_weight=True):
+    """SPEC 7 written out directly: scan every sequence, exclude self/isoforms/no-location entries.
+    ``position_weight`` False: every matching entry weighs 1 (``--beta none``, SPEC 9.1)."""
     con = duckdb.connect(str(index_file), read_only=True)
     sequences = dict(con.execute("SELECT accession, sequence FROM proteins").fetchall())
     classes = {a: set(c) for a, c in con.execute("SELECT accession, classes FROM protein_classes").fetchall()}
@@ -80,10 +81,32 @@ def reference_peptide_hitrate(peptide, start, self_accession, label, index_file)
         if not positions:
             continue
         d = min(abs(p - start) for p in positions)
-        beta = 1.0 if d == 0 else 1.0 / d
+        beta = 1.0 if d == 0 or not position_weight else 1.0 / d
         total += beta if label in classes[acc] else 0.0
         n += 1
     return None if n == 0 else total / n
+
+
+def test_position_free_hit_rate_against_reference(fixture_index, attributions, tmp_path):
+    out = tmp_path / "free"
+    assert hitrate.main([str(attributions), "--index", str(fixture_index), "--k", "1", "--beta", "none",
+                         "--controls", "0", "--out", str(out)]) == 0
+    with duckdb.connect(str(out / "hitrates.duckdb"), read_only=True) as con:
+        peptides = con.execute("SELECT p.*, a.accession, a.true_label FROM peptide_hitrates p "
+                               "JOIN attributions a USING (row_id) WHERE p.rotation = 0").df()
+        settings = dict(con.execute("SELECT key, value FROM settings").fetchall())
+    assert settings["beta"] == "none"
+    checked = weighted_apart = 0
+    for row in peptides.itertuples():
+        ref = reference_peptide_hitrate(row.peptide, row.start, row.accession, row.true_label,
+                                        fixture_index / "sprot.duckdb", position_weight=False)
+        if ref is not None:
+            assert row.hitrate_true == pytest.approx(ref, abs=1e-12)
+            checked += 1
+            spec = reference_peptide_hitrate(row.peptide, row.start, row.accession, row.true_label,
+                                             fixture_index / "sprot.duckdb")
+            weighted_apart += ref > spec + 1e-12  # a labelled match at another position: weighs 1, not 1/d
+    assert checked >= 10 and weighted_apart >= 1
 
 
 def test_end_to_end_against_reference(fixture_index, attributions, tmp_path, capsys):

@@ -75,11 +75,13 @@ def test_verdicts_table_states_each_claim_beside_its_control():
         {"model": "bilstm-att", "method": "attention", "signal": "SP", "metric": "auprc", "n": 40, "method_mean": 0.9,
          "best_baseline": "n-ramp", "baseline_mean": 0.1, "margin": 0.8, "margin_lo": 0.7, "margin_hi": 0.9,
          "beats_position": True}])  # per signal type: not a verdict of the summary
-    table = verdicts_table(hits, pd.DataFrame(), paper, margins).set_index(["model", "method"])
-    spec, homologs, protocol, signal = table.columns
+    free = _hits("bilstm-att", "attention", [0.0] * 15)  # position-free: no better than its rotations
+    table = verdicts_table(hits, pd.DataFrame(), paper, margins, free_hits=free).set_index(["model", "method"])
+    spec, homologs, free, protocol, signal = table.columns
     att = table.loc[("bilstm-att", "attention")]
     assert att[spec] == "+0.100 [+0.100, +0.100] above (n=12)"
     assert att[homologs] == "-"  # not computed
+    assert att[free] == "+0.000 [+0.000, +0.000] no difference (n=15)"
     assert att[protocol] == "-0.050 [-0.050, -0.050] below (n=20)"
     assert att[signal] == "-0.150 [-0.190, -0.110] loses vs n-ramp (n=40)"
     ig = table.loc[("bilstm-att", "ig")]

@@ -66,7 +66,11 @@ def test_tiny_run_goes_through_every_rule(tiny):
         assert (run / name).is_file(), name
     kept = root / "kept" / "bilstm-att-s0"
     assert sorted(p.name for p in kept.iterdir()) == sorted(
-        [n for n in stages.KEPT_FILES] + ["hitrate", "hitrate-paper"])
+        [n for n in stages.KEPT_FILES] + ["hitrate", "hitrate-paper", "hitrate-position-free"])
+    # position-free (--beta none, tests/test_hitrate.py checks its values): the same peptides, matched the same
+    spec, free = (pd.read_parquet(run / d / "hitrates.parquet").set_index("row_id")
+                  for d in ("hitrate", "hitrate-position-free"))
+    assert spec.n_peptides.equals(free.n_peptides) and spec.hitrate_true.notna().equals(free.hitrate_true.notna())
     assert not (kept / "best.pt").exists() and not (kept / "attributions.parquet").exists()
     methods = set(pd.read_parquet(run / "attributions.parquet").method)
     assert methods == {*stages.ATTENTION_METHODS, "ig"}
