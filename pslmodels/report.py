@@ -253,13 +253,20 @@ def interval_verdict(diff: float, lo: float, hi: float, n: int, above: str = "ab
     same verdict word of each seed alone (shown, counted, where there is more than one)."""
     vs = f" vs {against}" if against else ""
     per_seed = f"; seeds: {seed_agreement(seeds)}" if len(seeds) > 1 else ""
-    if n < MIN_VERDICT_PROTEINS:
+    word = verdict_word(lo, hi, n, above, below)
+    if word == TOO_FEW:
         return f"{diff:+.3f}, too few proteins{vs} (n={n}{per_seed})"
-    return f"{diff:+.3f} [{lo:+.3f}, {hi:+.3f}] {side_of_zero(lo, hi, above, below)}{vs} (n={n}{per_seed})"
+    return f"{diff:+.3f} [{lo:+.3f}, {hi:+.3f}] {word}{vs} (n={n}{per_seed})"
 
 
-def side_of_zero(lo: float, hi: float, above: str = "above", below: str = "below") -> str:
-    """Where a 95 % interval lies: wholly above 0, wholly below, or across it ("no difference")."""
+TOO_FEW = "too few"
+
+
+def verdict_word(lo: float, hi: float, n: int, above: str = "above", below: str = "below") -> str:
+    """One interval's verdict: TOO_FEW under MIN_VERDICT_PROTEINS paired proteins, else the side of 0 its whole
+    95 % interval lies on (``above``/``below``), or "no difference" where it holds 0."""
+    if n < MIN_VERDICT_PROTEINS:
+        return TOO_FEW
     return above if lo > 0 else below if hi < 0 else "no difference"
 
 
@@ -295,10 +302,10 @@ def verdicts_table(hits: pd.DataFrame, homolog_hits: pd.DataFrame, paper_hits: p
                 if name != "correct":
                     continue
                 correct[(key, model, method)] = control_difference(rows, label)
-                per_seed = [control_difference(seed_rows, label) for _, seed_rows in rows.groupby("seed")]
-                correct_seeds[(key, model, method)] = tuple(
-                    side_of_zero(d["lo"], d["hi"]) if d["n"] >= MIN_VERDICT_PROTEINS else "too few"
-                    for d in per_seed if d)
+                if rows.seed.nunique() > 1:  # one seed: its verdict is the pooled one
+                    per_seed = (control_difference(seed_rows, label) for _, seed_rows in rows.groupby("seed"))
+                    correct_seeds[(key, model, method)] = tuple(
+                        verdict_word(d["lo"], d["hi"], d["n"]) for d in per_seed if d)
     plausible, plausible_seeds = {}, {}
     if not margins.empty:
         any_auprc = margins[(margins.signal == "any") & (margins.metric == "auprc")]
@@ -307,8 +314,8 @@ def verdicts_table(hits: pd.DataFrame, homolog_hits: pd.DataFrame, paper_hits: p
         any_auprc = seed_margins[(seed_margins.signal == "any") & (seed_margins.metric == "auprc")]
         for (model, method), part in any_auprc.groupby(["model", "method"]):
             plausible_seeds[(model, method)] = tuple(
-                side_of_zero(r.margin_lo, r.margin_hi, "beats", "loses") if r.n >= MIN_VERDICT_PROTEINS
-                else "too few" for r in part.sort_values("seed").itertuples())
+                verdict_word(r.margin_lo, r.margin_hi, r.n, "beats", "loses")
+                for r in part.sort_values("seed").itertuples())
     keys = {(m, x) for (_, m, x) in correct} | set(plausible)
     out = []
     for model in model_order({m for m, _ in keys}):
@@ -325,7 +332,8 @@ def verdicts_table(hits: pd.DataFrame, homolog_hits: pd.DataFrame, paper_hits: p
                 else:
                     d = correct.get((source, model, method))
                     row[column] = (interval_verdict(d["diff"], d["lo"], d["hi"], d["n"],
-                                                    seeds=correct_seeds[(source, model, method)]) if d else "-")
+                                                    seeds=correct_seeds.get((source, model, method), ()))
+                                   if d else "-")
             if any(v != "-" for k, v in row.items() if k in VERDICT_QUESTIONS):
                 out.append(row)
     return pd.DataFrame(out)
