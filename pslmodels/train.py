@@ -270,7 +270,7 @@ def train(cfg: TrainConfig) -> dict:
         state["epoch"] = epoch + 1
         state["history"].append({"epoch": epoch + 1, "train_loss": total / max(seen, 1),
                                  "val_accuracy": val_metrics["accuracy"], "val_f1_macro": val_metrics["f1_macro"],
-                                 "seconds": time.time() - started})
+                                 "seconds": time.time() - started, "device": str(device)})
         if val_metrics["f1_macro"] > state["best_score"]:
             state["best_score"], state["best_epoch"] = val_metrics["f1_macro"], epoch + 1
             checkpoint(run_dir / "best.pt")

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Park the study's unfinished trainings beside the repository before a machine goes away: for each
 # runs/study/<run>/ with a last.pt and no metrics.json, copy its resume state (last.pt, best.pt,
-# model.pt, config.json; about 3 MB for the paper preset) to reports/study/in-progress/<run>/
-# (git-ignored: checkpoints are never committed; carry it to the next machine). workflow/train_queue.sh restores a parked run
+# model.pt, config.json; about 3 MB for the paper preset) to reports/study/in-progress/<run>/, which is
+# committed (the only checkpoints the repository holds), so any machine resumes where the last one
+# stopped. workflow/train_queue.sh restores a parked run
 # and resumes it from its last epoch (a resumed training equals an unbroken one: tests/test_train.py),
 # and removes the parked copy once the run has finished and been kept.
 cd "$(dirname "$0")/.."

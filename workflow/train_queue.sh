@@ -5,8 +5,7 @@
 # copies the kept files (config.json, metrics.json, model.pt, predictions) to reports/study/runs/,
 # and moves on; the queue file is re-read each time, so it can be edited while this runs. A killed
 # run resumes from its last.pt when the same line comes up again, also on another machine when
-# workflow/park_runs.sh parked it in reports/study/in-progress/ (git-ignored: carried there by hand)
-# before this one was lost. Edit this file only by replacing it (write a copy, then mv): a running
+# workflow/park_runs.sh parked it in reports/study/in-progress/ (committed) before this one was lost. Edit this file only by replacing it (write a copy, then mv): a running
 # queue reads it as it goes.
 cd "$(dirname "$0")/.."
 Q=${QUEUE:-runs/queue.txt}
