@@ -82,6 +82,7 @@ bench: setup
 	$(PYTHON) bench/hitrate.py --index $(INDEX)
 	$(PYTHON) bench/train_throughput.py
 	$(PYTHON) bench/predict.py
+	$(PYTHON) bench/ig.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info

@@ -35,7 +35,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from pslindex.attributions import protein_groups, read_attributions
+from pslindex.attributions import IG_TOLERANCE, drop_unsound_ig, protein_groups, read_attributions
 from pslindex.classes import CLASSES
 from pslindex.errors import ArgumentParser, PslError, cli_main
 from pslindex.extract import extract_by_protocol, rotate_scores
@@ -492,7 +492,12 @@ def hitrate_folder(attributions: str | Path, index_dir: Path, out: Path, options
     with open_index(index_dir) as index:
         meta = index.meta()
     require_locations(index_dir)
-    frame = read_attributions(attributions, purpose="the hit rate")
+    frame, void = drop_unsound_ig(read_attributions(attributions, purpose="the hit rate"))
+    if void:  # README "Integrated Gradients on recurrent models": scores that do not add up are not evidence
+        print(f"{attributions}: {void} IG rows left out: their convergence delta exceeds {IG_TOLERANCE:g} of "
+              "|f(x) - f(baseline)|")
+    if frame.empty:
+        raise PslError(f"{attributions}: no rows left: every row is IG whose scores do not add up")
     if options.exclude_homologs:
         mmseqs_version()  # fail before any work when MMseqs2 is missing
     with output_folder(out, COMMAND, legacy=HITRATE_FILES) as tmp:

@@ -42,6 +42,7 @@ import pyarrow.parquet as pq
 import torch
 from tqdm import tqdm
 
+from pslindex.attributions import EXPLANATIONS, IG_TOLERANCE, unsound_ig
 from pslindex.attributions import to_table as attribution_table
 from pslindex.classes import CLASSES
 from pslindex.errors import ArgumentParser, PslError, cli_main
@@ -53,7 +54,7 @@ from pslmodels.runs import load_model, pick_device, set_threads
 
 COMMAND = "pslmodels.predict"
 DEFAULT_MODEL = Path(__file__).resolve().parent / "shipped" / "default"
-METHODS = ("attention", "ig", *REPLACEMENTS)
+METHODS = (*EXPLANATIONS, *REPLACEMENTS)
 PREDICTION_COLUMNS = ["record", "accession", "header", "length", "true_label", "pred_label", "confidence",
                       *(f"p_{c}" for c in CLASSES)]
 
@@ -183,7 +184,7 @@ def predict(fasta: Path, out: Path, options: PredictOptions | None = None) -> di
     seen: Counter = Counter()
     skipped: list[str] = []
     started = time.time()
-    n = 0
+    n = ig_rows = ig_unsound = 0
     # A first pass reads the whole file (seconds, against minutes of inference): a bad record deep in
     # it is one line now, before any work or progress output, and the bar knows its total.
     invalid: list[str] = []
@@ -203,8 +204,11 @@ def predict(fasta: Path, out: Path, options: PredictOptions | None = None) -> di
                 _append(writers, "predictions.parquet", tmp, pa.Table.from_pandas(frame, preserve_index=False))
                 frame.to_csv(tmp / "predictions.csv", mode="a", index=False, header=n == 0, float_format="%.4f")
                 if rows:
-                    _append(writers, "attributions.parquet", tmp,
-                            attribution_table(rows))
+                    table = attribution_table(rows)
+                    _append(writers, "attributions.parquet", tmp, table)
+                    ig = table.select(["method", "ig_delta", "ig_change"]).to_pandas()
+                    ig_rows += int((ig.method == "ig").sum())
+                    ig_unsound += int(unsound_ig(ig).sum())
                 n += len(chunk)
                 bar.update(len(chunk))
         finally:
@@ -222,6 +226,7 @@ def predict(fasta: Path, out: Path, options: PredictOptions | None = None) -> di
     return {**labelled_scores(out / "predictions.parquet"), "proteins": n, "seconds": seconds, "skipped": skipped,
             "duplicates": duplicates,
             "methods": [m.name for m in methods], "model": str(run_path), "hitrate": hitrate_summary,
+            "ig_rows": ig_rows, "ig_unsound": ig_unsound,
             "viewer": viewer}
 
 
@@ -321,6 +326,11 @@ def run(argv=None) -> int:
     print(f"predictions: {out / 'predictions.csv'} and {out / 'predictions.parquet'}")
     if summary["methods"]:
         print(f"explanations ({', '.join(summary['methods'])}): {out / 'attributions.parquet'}")
+    if summary["ig_unsound"]:
+        print(f"warning: IG does not add up for {summary['ig_unsound']} of {summary['ig_rows']} proteins (its "
+              f"convergence delta exceeds {IG_TOLERANCE:g} of |f(x) - f(baseline)|; usual on recurrent models): "
+              "their IG scores are shown but left out of the hit rate; --explain occlusion gives each residue's "
+              "exact effect", file=sys.stderr)
     if summary["hitrate"] is not None:
         from pslindex.hitrate import format_groups
 

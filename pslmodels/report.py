@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from pslindex.attributions import GROUPS, protein_groups
+from pslindex.attributions import EXPLANATIONS, GROUPS, IG_TOLERANCE, protein_groups
 from pslindex.classes import CLASSES
 from pslindex.errors import ArgumentParser, PslError, cli_main, first_line
 from pslindex.files import atomic_output, check_output_file, check_replaceable, output_folder
@@ -31,6 +31,9 @@ from pslmodels.plots import pyplot
 COMMAND = "pslmodels.report"
 FIGURES = frozenset({"per_class_f1.png", "hitrates.png", "plausibility.png"})  # figure folders before markers
 
+
+# plausibility rows in the order shown: each explanation, its own rotations, then the random scores
+PLAUSIBILITY_ROWS = (*(v for m in EXPLANATIONS for v in (m, f"{m} rotated")), "random scores")
 
 def read_runs(root: Path, tag: str = "") -> pd.DataFrame:
     """One row per finished run: label (model, or "model (tag)"), seed, test metrics, per-class F1, training facts."""
@@ -277,7 +280,7 @@ def seed_agreement(words) -> str:
 
 
 def verdicts_table(hits: pd.DataFrame, homolog_hits: pd.DataFrame, paper_hits: pd.DataFrame,
-                   margins: pd.DataFrame, methods: tuple[str, ...] = ("attention", "ig"),
+                   margins: pd.DataFrame, methods: tuple[str, ...] = EXPLANATIONS,
                    seed_margins: pd.DataFrame | None = None, free_hits: pd.DataFrame | None = None
                    ) -> pd.DataFrame:
     """Every claim of the study beside the control that could overturn it, one row per (model, method).
@@ -362,15 +365,35 @@ def paired_control_table(hits: pd.DataFrame, method: str = "attention", control:
     return pd.DataFrame(out)
 
 
+def completeness_table(runs: pd.DataFrame) -> pd.DataFrame:
+    """Per model (seeds pooled): IG rows, how many add up (``ig_completeness.parquet``), |delta| quantiles."""
+    rows = read_per_run(runs, "ig_completeness.parquet")
+    out = []
+    for model in model_order(rows.model) if not rows.empty else []:
+        part = rows[rows.model == model]
+        delta = part.ig_delta.abs()
+        out.append({"model": model, "IG proteins": len(part), "add up": int(part.sound.sum()),
+                    "share": f"{part.sound.mean():.2f}", "delta, median (abs.)": f"{delta.median():.3g}",
+                    "90th percentile": f"{delta.quantile(0.9):.3g}", "max": f"{delta.max():.3g}",
+                    "relative error median": f"{part.error.median():.3g}"})
+    if not out:
+        return pd.DataFrame([{"model": "(no run records IG's completeness yet: attributions made before it)"}])
+    return pd.DataFrame(out)
+
+
 def kendall_table(runs: pd.DataFrame) -> pd.DataFrame:
     out = []
     taus = read_per_run(runs, "kendall_tau.parquet")
+    if not taus.empty and "versus" not in taus:  # files written before occlusion: attention vs IG only
+        taus["versus"] = "ig"
     for model in model_order(taus.model) if not taus.empty else []:
-        tau = taus[taus.model == model].tau.dropna()
-        if len(tau):
-            out.append({"model": model, "proteins (all seeds)": len(tau), "median tau": f"{tau.median():.3f}",
-                        "IQR": f"{tau.quantile(0.25):.3f} to {tau.quantile(0.75):.3f}",
-                        "share tau > 0": f"{(tau > 0).mean():.2f}"})
+        for versus in ("ig", "occlusion"):
+            tau = taus[(taus.model == model) & (taus.versus == versus)].tau.dropna()
+            if len(tau):
+                out.append({"model": model, "attention vs": versus, "proteins (all seeds)": len(tau),
+                            "median tau": f"{tau.median():.3f}",
+                            "IQR": f"{tau.quantile(0.25):.3f} to {tau.quantile(0.75):.3f}",
+                            "share tau > 0": f"{(tau > 0).mean():.2f}"})
     return pd.DataFrame(out)
 
 
@@ -454,7 +477,7 @@ def markdown(frame: pd.DataFrame, empty: str = "_(nothing to show yet)_") -> str
 def plausibility_table(per_protein: pd.DataFrame) -> pd.DataFrame:
     """Plausibility means with their 95 % intervals per model, signal type ("any" first) and method."""
     table = format_table(summarize(per_protein))
-    order = {m: i for i, m in enumerate(("attention", "attention rotated", "ig", "ig rotated", "random scores"))}
+    order = {m: i for i, m in enumerate(PLAUSIBILITY_ROWS)}
     signal_order = {s: i for i, s in enumerate(("any", "SP", "MT", "CH", "TH", "NLS", "NES", "PTS", "GPI", "TM"))}
     table = table.assign(_m=table.method.map(lambda m: order.get(m, len(order))),
                          _s=table.signal.map(lambda s: signal_order.get(s, len(signal_order))))
@@ -465,7 +488,7 @@ def figure_plausibility(per_protein: pd.DataFrame, path: Path) -> None:
     plt = pyplot()
     summary = summarize(per_protein, n_boot=500)
     labels = model_order(summary.model)
-    methods = [m for m in ("attention", "attention rotated", "ig", "ig rotated", "random scores")
+    methods = [m for m in PLAUSIBILITY_ROWS
                if m in set(summary.method)]
     fig, axes = plt.subplots(len(labels), 1, figsize=(11, 3.2 * len(labels)), squeeze=False)
     for ax, label in zip(axes[:, 0], labels, strict=True):
@@ -576,9 +599,18 @@ def write_report(roots: list[Path], out: Path) -> Path:
         "Experiment II (the token-level MLP guided by uniform, trained or preset attention) is the mlp rows "
         "of Table 1.\n",
         markdown(diagnostics_table(runs)),
-        "\n## Attention vs Integrated Gradients (Jain & Wallace's check)\n",
-        "Kendall tau between the attention weights and IG attributions of the same protein, over the residues "
-        "the model saw.\n",
+        "\n## Do the attributions add up? Integrated Gradients' completeness\n",
+        "IG's scores of a protein must sum to f(x) - f(baseline) (the predicted class's logit, baseline all "
+        f"padding). A protein's IG counts only where its convergence delta is within {IG_TOLERANCE:g} of "
+        "max(|f(x) - f(baseline)|, 1 logit); the others are left out of every IG table below and counted "
+        "here. On the trained recurrent models f is rough along the straight path at every scale, so no "
+        "number of steps makes IG add up (README, 'Integrated Gradients on recurrent models'); `occlusion` "
+        "(each residue replaced by X, the logit's drop; one exact forward pass per residue, nothing to "
+        "converge) stands beside IG for every model.\n",
+        markdown(completeness_table(runs)),
+        "\n## Attention vs IG and occlusion (Jain & Wallace's check)\n",
+        "Kendall tau between the attention weights and the IG (sound rows only) or occlusion scores of the "
+        "same protein, over the residues the model saw.\n",
         markdown(kendall_table(runs)),
         "\n## Tables 2-3: hit rates of extracted peptides against Swiss-Prot\n",
         "Peptides extracted as SPEC 6 (window 5, mean + 2 sd); hit rate as SPEC 7. 'correct' is Table 2; "
@@ -687,9 +719,14 @@ def budget_text(plan: dict) -> str:
     tested = "all test proteins" if not plan.get("test_proteins") else f"{plan['test_proteins']} test proteins"
     return (f"up to {plan.get('epochs')} epochs (patience {plan.get('patience')}), {train}, preset "
             f"{plan.get('preset')}; diagnostics and attributions on {tested} (stratified), Integrated Gradients on "
-            f"{plan.get('ig_proteins') or 'all'} of them ({plan.get('ig_steps')} steps, doubled where the "
-            "convergence delta is large); plausibility on "
-            f"{plan.get('signal_proteins') or 'all'} test proteins with annotated sorting signals (attention and IG)."
+            f"{plan.get('ig_proteins') or 'all'} of them ({plan.get('ig_steps')} steps, one retry with twice "
+            "as many where the completeness error is large)"
+            + ("" if "occlusion_proteins" not in plan else
+               "" if plan["occlusion_proteins"] < 0 else
+               f", occlusion on {plan['occlusion_proteins'] or 'all'} of them")
+            + "; plausibility on "
+            f"{plan.get('signal_proteins') or 'all'} test proteins with annotated sorting signals (every "
+            "explanation)."
             + (f" {plan['note']}." if plan.get("note") else ""))
 
 

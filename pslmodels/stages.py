@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from pslindex.attributions import write_attributions
+from pslindex.attributions import drop_unsound_ig, write_attributions
 from pslindex.errors import ArgumentParser, PslError, cli_main
 from pslindex.files import atomic_output
 from pslindex.store import DEFAULT_INDEX_DIR
@@ -38,7 +38,8 @@ ATTENTION_METHODS = ("attention", "shifted", "permuted", "random", "random-logit
 # every analysis from the weights. Attributions (tens of MB per run) are not kept.
 # A finished training's files, metrics.json last: its presence marks the run finished.
 TRAINED_FILES = ("config.json", "model.pt", "test_predictions.parquet", "sethard_predictions.parquet", "metrics.json")
-KEPT_FILES = (*TRAINED_FILES, "diagnostics.csv", "kendall_tau.parquet", "plausibility_proteins.parquet")
+KEPT_FILES = (*TRAINED_FILES, "diagnostics.csv", "kendall_tau.parquet", "ig_completeness.parquet",
+              "plausibility_proteins.parquet")
 
 
 def _check(options, **rules) -> None:
@@ -91,50 +92,95 @@ def diagnose_stage(run: RunDir, options: DiagnoseOptions | None = None) -> Path 
 
 @dataclass
 class AttributeOptions:
-    proteins: int = 0        # test proteins for the attention methods (0 = all)
-    ig_proteins: int = 200   # of which Integrated Gradients (0 = all of them)
-    ig_steps: int = 32       # doubled once where the convergence delta is large
+    proteins: int = 0            # test proteins for the attention methods (0 = all)
+    ig_proteins: int = 200       # of which Integrated Gradients (0 = all of them)
+    ig_steps: int = 32           # one retry with twice the steps where the completeness error is large
+    occlusion_proteins: int = 0  # of which occlusion (0 = all of them; -1 = none)
+    packs: str = ""              # a folder of scores packs (<run>-<method>.npz, workflow/device_study.sh)
     seed: int = 0
     device: str = "auto"
     progress: bool = False
 
     def check(self):
         _check(self, proteins=(_nonneg, ">= 0"), ig_proteins=(_nonneg, ">= 0"), ig_steps=(_positive, ">= 1"),
-               seed=(_nonneg, ">= 0"))
+               occlusion_proteins=(lambda v: isinstance(v, int) and v >= -1, ">= -1"), seed=(_nonneg, ">= 0"))
+        if self.packs and not Path(self.packs).is_dir():
+            raise PslError(f"--packs {self.packs}: no such folder")
+
+
+def packed_or_computed(run: RunDir, model, proteins, method, *, packs: str, device, progress: bool
+                       ) -> pd.DataFrame:
+    """``method``'s rows for ``proteins``: taken from ``packs/<run>-<method>.npz`` where it holds them
+    (scores computed elsewhere, e.g. on a GPU by workflow/device_study.sh), computed for the rest."""
+    from pslindex.attributions import unpack_scores
+    from pslindex.files import file_checksum
+    from pslmodels.attribute import attribute_proteins
+
+    frames, todo = [], proteins
+    pack = Path(packs) / f"{run.name}-{method.name}.npz" if packs else None
+    if pack is not None and pack.is_file():
+        packed = unpack_scores(pack, {p.accession: (p.sequence, p.label) for p in run.split("test")},
+                               weights_sha256=file_checksum(run.path / "model.pt"))
+        wanted = {p.accession for p in proteins}
+        packed = packed[packed.accession.isin(wanted)]
+        frames.append(packed)
+        todo = [p for p in proteins if p.accession not in set(packed.accession)]
+        print(f"{run.name} {method.name}: {len(packed)} proteins from {pack}, {len(todo)} computed here")
+    if todo:
+        frames.append(attribute_proteins(model, todo, [method], run_id=run.name, device=device, progress=progress))
+    return pd.concat(frames, ignore_index=True)
 
 
 def attribute_stage(run: RunDir, options: AttributeOptions | None = None) -> Path:
-    """Attributions of test proteins -> ``attributions.parquet`` (SPEC 5) and, for attention models,
-    ``kendall_tau.parquet`` (attention vs IG per protein).
+    """Attributions of test proteins -> ``attributions.parquet`` (SPEC 5), ``ig_completeness.parquet``
+    (every IG row's convergence delta) and, for attention models, ``kendall_tau.parquet``.
 
-    Attention models: every method of :data:`ATTENTION_METHODS` on ``proteins``, IG on ``ig_proteins``
-    of them; models without attention: IG only (the paper's Table 2 has IG rows for them).
+    Attention models: every method of :data:`ATTENTION_METHODS` on ``proteins``; every model: IG on
+    ``ig_proteins`` of them and occlusion on ``occlusion_proteins`` (the paper's Table 2 has IG rows
+    for models without attention; occlusion stands beside IG where IG does not add up).
     """
     from pslmodels.attribute import attribute_proteins, kendall_tau, make_method
 
     options = options or AttributeOptions()
     options.check()
     opts = {k: v for k, v in asdict(options).items() if k != "progress"}
+    if options.packs:  # the stage is redone when the packs change
+        from pslindex.files import file_checksum
+
+        opts["packs"] = {p.name: file_checksum(p) for p in sorted(Path(options.packs).glob(f"{run.name}-*.npz"))}
     if run.done("attribute", opts):
         return run.file("attributions.parquet")
     started = time.time()
     model, _ = run.load_model()
     device = pick_device(options.device)
     proteins = stratified_subset(run.split("test"), options.proteins, options.seed)
-    ig_set = stratified_subset(proteins, options.ig_proteins, options.seed)
     frames = []
     if model.has_attention:
         frames.append(attribute_proteins(model, proteins, [make_method(m, options.seed) for m in ATTENTION_METHODS],
                                          run_id=run.name, device=device, progress=options.progress))
-    ig = make_method("ig", n_steps=options.ig_steps, max_steps=2 * options.ig_steps)
-    frames.append(attribute_proteins(model, ig_set, [ig], run_id=run.name, device=device, progress=options.progress))
+    ig = make_method("ig", n_steps=options.ig_steps, retry_steps=2 * options.ig_steps)
+    for method, n in ((ig, options.ig_proteins), (make_method("occlusion"), options.occlusion_proteins)):
+        if n >= 0:
+            frames.append(packed_or_computed(run, model, stratified_subset(proteins, n, options.seed), method,
+                                             packs=options.packs, device=device, progress=options.progress))
     attributions = pd.concat(frames, ignore_index=True)
     out = write_attributions(attributions, run.file("attributions.parquet"))
-    outputs = [out.name]
+    outputs = [out.name, run.write_frame("ig_completeness.parquet", ig_completeness(attributions)).name]
     if model.has_attention:
         outputs.append(run.write_frame("kendall_tau.parquet", kendall_tau(attributions)).name)
     run.mark_done("attribute", opts, outputs, started)
     return out
+
+
+def ig_completeness(attributions: pd.DataFrame) -> pd.DataFrame:
+    """Per IG row: accession, convergence delta, f(x) - f(baseline), relative error and whether it is sound."""
+    from pslindex.attributions import ig_error, unsound_ig
+
+    ig = attributions[attributions.method == "ig"]
+    return pd.DataFrame({"accession": ig.accession.to_numpy(), "ig_delta": ig.ig_delta.to_numpy(dtype=float),
+                         "ig_change": ig.ig_change.to_numpy(dtype=float),
+                         "error": ig_error(ig.ig_delta.to_numpy(dtype=float), ig.ig_change.to_numpy(dtype=float)),
+                         "sound": ~unsound_ig(ig)})
 
 
 @dataclass
@@ -211,10 +257,17 @@ def plausibility_stage(run: RunDir, options: PlausibilityOptions | None = None) 
     annotated = set(signals.accession)
     proteins = stratified_subset([p for p in run.split("test") if p.accession in annotated], options.proteins,
                                  options.seed)
-    methods = (["attention"] if model.has_attention else []) + ["ig"]
-    frame = attribute_proteins(model, proteins, [make_method(m, options.seed, n_steps=options.ig_steps,
-                                                             max_steps=2 * options.ig_steps) for m in methods],
-                               run_id=run.name, device=pick_device(options.device), progress=options.progress)
+    methods = (["attention"] if model.has_attention else []) + ["ig", "occlusion"]
+    frame = reuse_attributions(run, proteins, methods)
+    todo = [m for m in methods if m not in set(frame.method)]
+    if todo:
+        frame = pd.concat([frame, attribute_proteins(
+            model, proteins, [make_method(m, options.seed, n_steps=options.ig_steps, retry_steps=2 * options.ig_steps)
+                              for m in todo],
+            run_id=run.name, device=pick_device(options.device), progress=options.progress)], ignore_index=True)
+    frame, void = drop_unsound_ig(frame)
+    if void:
+        print(f"{run.name}: {void} of {len(proteins)} IG rows left out of plausibility (IG does not add up there)")
     priors = {}
     if model.has_attention and options.prior_proteins:  # IG's prior would cost hours of IG on validation proteins
         priors = {(run.name, m): p for m, p in
@@ -224,6 +277,21 @@ def plausibility_stage(run: RunDir, options: PlausibilityOptions | None = None) 
                                                                        priors=priors))
     run.mark_done("plausibility", opts, ["attributions_signals.parquet", out.name], started)
     return out
+
+
+def reuse_attributions(run: RunDir, proteins, methods) -> pd.DataFrame:
+    """The rows of the run's ``attributions.parquet`` for ``proteins``, of each method in ``methods`` that
+    it holds for all of them (no work repeated: the signal proteins are test proteins); else no rows."""
+    from pslindex.attributions import read_attributions
+
+    path = run.file("attributions.parquet")
+    if not path.is_file():
+        return pd.DataFrame(columns=["method"])
+    frame = read_attributions(path, purpose="plausibility")
+    wanted = {p.accession for p in proteins}
+    frame = frame[frame.accession.isin(wanted) & frame.method.isin(methods)]
+    complete = [m for m, part in frame.groupby("method") if set(part.accession) == wanted]
+    return frame[frame.method.isin(complete)].reset_index(drop=True)
 
 
 def _copy(source: Path, target: Path) -> None:

@@ -27,14 +27,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from pslindex.attributions import read_attributions
+from pslindex.attributions import EXPLANATIONS, read_attributions
 from pslindex.classes import CLASSES
 from pslindex.errors import ArgumentParser, PslError, cli_main, first_line
 from pslindex.extract import PROTOCOLS, extract_by_protocol
 from pslindex.files import atomic_output
 from pslmodels.signals import DEFAULT_SIGNALS, SIGNAL_NAMES, SIGNAL_TYPES, read_signals
 
-METHOD_ORDER = ("attention", "ig", "shifted", "permuted", "random", "random-logits", "uniform")
+METHOD_ORDER = (*EXPLANATIONS, "shifted", "permuted", "random", "random-logits", "uniform")
 # Pooling weights (each row sums to 1): drawn on one common scale per protein, so uniform weights look
 # flat and faint instead of saturated.
 WEIGHT_METHODS = ("attention", "shifted", "permuted", "random", "random-logits", "uniform")

@@ -92,13 +92,15 @@ def test_ig_completeness_within_delta(trained, frame, proteins):
         assert abs(row.ig_delta) < 0.05
 
 
-def test_ig_raises_steps_where_delta_is_too_large(trained, proteins):
+def test_ig_retries_once_where_delta_is_too_large(trained, proteins):
     from pslmodels.attribute import IntegratedGradients
     b = collate(proteins[1:3])
-    coarse = IntegratedGradients(n_steps=2, tolerance=0.0, max_steps=2).attribute(trained, b)
-    refined = IntegratedGradients(n_steps=2, tolerance=0.0, max_steps=16).attribute(trained, b)
+    coarse = IntegratedGradients(n_steps=2, tolerance=0.0, retry_steps=2).attribute(trained, b)
+    retry = IntegratedGradients(n_steps=2, tolerance=0.0, retry_steps=16)
+    refined = retry.attribute(trained, b)
     fine = IntegratedGradients(n_steps=16, tolerance=1e9).attribute(trained, b)
-    # tolerance 0 forces every row through 4, 8 and 16 steps: the result is the 16-step one
+    # tolerance 0 sends every row to the one retry with 16 steps: the result is the 16-step one
+    assert retry.retried == 2
     torch.testing.assert_close(refined.scores, fine.scores)
     torch.testing.assert_close(refined.delta, fine.delta)
     assert coarse.delta.abs().sum() >= fine.delta.abs().sum()
@@ -135,3 +137,48 @@ def test_methods_that_need_attention(proteins):
         make_method("saliency")
     # IG works for any model
     assert make_method("ig", n_steps=4).attribute(plain, b).scores.shape == b.tokens.shape
+
+
+def test_occlusion_is_the_exact_drop_of_each_residue(trained, proteins):
+    """Occlusion's score of residue i is f_t(x) - f_t(x with residue i as X), computed here directly."""
+    from pslmodels.attribute import X_TOKEN
+
+    frame = attribute_proteins(trained, proteins[:2], [make_method("occlusion", occlusion_tokens=500)], run_id="t",
+                               progress=False)
+    for p in proteins[:2]:
+        row = frame[frame.accession == p.accession].iloc[0]
+        b = collate([p])
+        n = int(b.lengths[0])
+        target = int(np.argmax(row.probs))
+        scores = np.asarray(row.scores)
+        seen = np.flatnonzero(~np.isnan(scores))
+        assert len(seen) == n
+        with torch.no_grad():
+            base = trained(b.tokens, b.lengths)[0][0, target]
+            for i in (0, n // 2, n - 1):
+                copy = b.tokens.clone()
+                copy[0, i] = X_TOKEN
+                drop = float(base - trained(copy, b.lengths)[0][0, target])
+                assert scores[seen[i]] == pytest.approx(drop, abs=1e-5)
+
+
+def test_scores_pack_round_trip(frame, proteins, tmp_path):
+    """The compact pack (GPU results back to this machine) keeps scores to float16 and voids unsound IG rows."""
+    from pslindex.attributions import pack_scores, unpack_scores, unsound_ig
+
+    marked = frame.copy()
+    first_ig = marked.index[marked.method == "ig"][0]
+    marked.loc[first_ig, "ig_delta"] = 1e6  # a row that does not add up
+    pack_scores(marked, tmp_path / "p.npz", weights_sha256="abc")
+    known = {p.accession: (p.sequence, p.label) for p in proteins}
+    back = unpack_scores(tmp_path / "p.npz", known, weights_sha256="abc")
+    assert len(back) == len(marked) and list(back.method) == list(marked.method)
+    for (_, a), (_, b) in zip(marked.iterrows(), back.iterrows(), strict=True):
+        if a.name == first_ig:
+            assert np.isnan(b.scores).all() and unsound_ig(back.iloc[[a.name]])[0]
+        else:
+            np.testing.assert_allclose(b.scores, a.scores, rtol=2e-3, atol=1e-6)
+    with pytest.raises(PslError, match="other weights"):
+        unpack_scores(tmp_path / "p.npz", known, weights_sha256="def")
+    with pytest.raises(PslError, match="not in the data set"):
+        unpack_scores(tmp_path / "p.npz", dict(list(known.items())[1:]))

@@ -48,7 +48,8 @@ def tiny(tmp_path_factory, debian_index):
               "index": str(debian_index), "epochs": 1, "max_train": 30, "max_eval": 20,
               "models": ["bilstm", "bilstm-att", "bilstm-uniform", "cnn3-5-7-11", "cnn3-5-7-11-att"],  # Table 2
               "seeds": {"default": [0], "bilstm-att": [0], "cnn3-5-7-11-att": [0]}, "test_proteins": 20,
-              "ig_proteins": 3, "ig_steps": 8, "signal_proteins": 6, "prior_proteins": 10, "controls": 2,
+              "ig_proteins": 3, "ig_steps": 16, "occlusion_proteins": 3, "signal_proteins": 6, "prior_proteins": 10,
+              "controls": 2,
               "exclude_homologs": False, "device": "cpu"}
     (root / "config.yaml").write_text(json.dumps(config))  # JSON is YAML
     out = snakemake("--configfile", str(root / "config.yaml"), "--cores", "2", cwd=root)
@@ -73,10 +74,12 @@ def test_tiny_run_goes_through_every_rule(tiny):
     assert spec.n_peptides.equals(free.n_peptides) and spec.hitrate_true.notna().equals(free.hitrate_true.notna())
     assert not (kept / "best.pt").exists() and not (kept / "attributions.parquet").exists()
     methods = set(pd.read_parquet(run / "attributions.parquet").method)
-    assert methods == {*stages.ATTENTION_METHODS, "ig"}
-    # a model without attention: Integrated Gradients only (the paper's Table 2), no diagnostics
+    assert methods == {*stages.ATTENTION_METHODS, "ig", "occlusion"}
+    completeness = pd.read_parquet(kept / "ig_completeness.parquet")
+    assert len(completeness) == 3 and completeness.ig_delta.notna().all()
+    # a model without attention: Integrated Gradients and occlusion only (the paper's Table 2), no diagnostics
     plain = root / "runs" / "bilstm-s0"
-    assert set(pd.read_parquet(plain / "attributions.parquet").method) == {"ig"}
+    assert set(pd.read_parquet(plain / "attributions.parquet").method) == {"ig", "occlusion"}
     assert not (plain / "diagnostics.csv").exists() and (plain / "hitrate-paper" / "hitrates.parquet").is_file()
     text = (root / "report" / "study.md").read_text()
     assert "| bilstm-att | 1 |" in text and "| bilstm | 1 |" in text and "## Tables 2-3" in text
