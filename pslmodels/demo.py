@@ -25,11 +25,12 @@ import duckdb
 import pandas as pd
 
 from build_index.build import build
+from pslindex.attributions import EXPLANATIONS, drop_unsound_ig, ig_summary
 from pslindex.errors import ArgumentParser, cli_main
 from pslindex.hitrate import format_groups
 from pslindex.store import DEFAULT_INDEX_DIR, index_file
 from pslmodels.diagnose import summarize
-from pslmodels.paper import PAPER_TABLE1
+from pslmodels.paper import published_table1
 from pslmodels.plausibility import format_margins, format_table, learn_priors, per_protein, positional_margins
 from pslmodels.plausibility import summarize as summarize_plausibility
 from pslmodels.signals import DEFAULT_SIGNALS, read_signals
@@ -55,7 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--max-train", type=int, default=3000, help="training proteins (stratified subset)")
     parser.add_argument("--test-proteins", type=int, default=1000, help="test proteins to attribute")
-    parser.add_argument("--ig-proteins", type=int, default=100, help="of which Integrated Gradients")
+    parser.add_argument("--ig-proteins", type=int, default=100, help="of which Integrated Gradients and occlusion")
     parser.add_argument("--ig-steps", type=int, default=32, help="IG steps; doubled once where the delta is large")
     parser.add_argument("--max-eval", type=int, default=0, help="validation/test subset while training (tests)")
     parser.add_argument("--seed", type=int, default=0)
@@ -72,7 +73,8 @@ def run(argv=None) -> int:
     # every option checked before the index is built or a model trained
     diagnose_options = DiagnoseOptions(proteins=args.test_proteins, seeds=3, seed=args.seed, device=args.device)
     attribute_options = AttributeOptions(proteins=args.test_proteins, ig_proteins=args.ig_proteins,
-                                         ig_steps=args.ig_steps, seed=args.seed, device=args.device)
+                                         ig_steps=args.ig_steps, occlusion_proteins=args.ig_proteins, seed=args.seed,
+                                         device=args.device)
     for options in (diagnose_options, attribute_options, HitRateStageOptions(index=str(args.index), seed=args.seed)):
         options.check()
     cfg = TrainConfig(model="bilstm-att", preset="paper", epochs=args.epochs, max_train=args.max_train,
@@ -89,7 +91,7 @@ def run(argv=None) -> int:
     metrics = run.metrics
 
     step(f"diagnostics, attributions (attention, shifted, permuted, random, uniform on {args.test_proteins} "
-         f"test proteins; IG on {args.ig_proteins}) and hit rates against Swiss-Prot")
+         f"test proteins; IG and occlusion on {args.ig_proteins}) and hit rates against Swiss-Prot")
     diagnose_stage(run, diagnose_options)
     attribute_stage(run, attribute_options)
     hitrate_stage(run, HitRateStageOptions(index=str(args.index), seed=args.seed))
@@ -106,8 +108,8 @@ def run(argv=None) -> int:
     signals = read_signals(DEFAULT_SIGNALS)
     priors = {(args.run_dir.name, m): p for m, p in
               learn_priors(args.run_dir, ["attention"], proteins=300, seed=args.seed).items()}
-    per = per_protein(attributions[attributions.method.isin(["attention", "ig"])], signals, seed=args.seed,
-                      priors=priors)
+    sound, _ = drop_unsound_ig(attributions[attributions.method.isin(EXPLANATIONS)])
+    per = per_protein(sound, signals, seed=args.seed, priors=priors)
     html_file = args.run_dir / "attributions.html"
     records = write_viewer(attributions, html_file, hitrates=args.run_dir / "hitrate", signals=signals,
                            title="attributions.parquet: attributions",
@@ -116,7 +118,7 @@ def run(argv=None) -> int:
 
     step("results")
     t = metrics["test"]
-    paper = PAPER_TABLE1["bilstm-att"]
+    paper = published_table1("bilstm-att") or (float("nan"), float("nan"))
     print(f"Table 1 (official DeepLoc test partition, n={t['n']}): bilstm-att accuracy {t['accuracy']:.3f}, "
           f"macro-F1 {t['f1_macro']:.3f}, MCC {t['mcc']:.3f}  (paper, full training, random split: "
           f"{paper[0]:.3f} / {paper[1]:.3f}; this demo trained {metrics['epochs_run']} epochs on "
@@ -124,10 +126,11 @@ def run(argv=None) -> int:
     diag = pd.read_csv(args.run_dir / "diagnostics.csv")
     print("\nAttention diagnostics (mean ± sd over 3 seeds; JSD/TVD against the trained-attention output):")
     print(summarize(diag).to_string())
-    tau = pd.read_parquet(args.run_dir / "kendall_tau.parquet")
-    deltas = attributions[attributions.method == "ig"].ig_delta.abs()
-    print(f"\nKendall tau, attention vs IG, {len(tau)} proteins: median {tau.tau.median():.3f}; "
-          f"IG |convergence delta| median {deltas.median():.3f}, max {deltas.max():.3f} (logits)")
+    taus = pd.read_parquet(args.run_dir / "kendall_tau.parquet")
+    print()
+    for versus, tau in taus.groupby("versus"):
+        print(f"Kendall tau, attention vs {versus}, {len(tau)} proteins: median {tau.tau.median():.3f}")
+    print(ig_summary(attributions))
     with duckdb.connect(str(args.run_dir / "hitrate" / "hitrates.duckdb"), read_only=True) as con:
         groups = con.execute("SELECT * FROM groups").df()
     print("\nHit rates (Tables 2-3), each beside its chance control (20 rotations of the protein's own scores):")

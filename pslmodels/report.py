@@ -24,7 +24,14 @@ from pslindex.errors import ArgumentParser, PslError, cli_main, first_line
 from pslindex.files import atomic_output, check_output_file, check_replaceable, output_folder
 from pslindex.stats import bootstrap_ci, mean_sd
 from pslmodels.model import ARCHS
-from pslmodels.paper import PAPER_NAMES, PAPER_TABLE1, PAPER_TABLE3_RANDOM, TABLE2_MODELS, TABLE3_METHODS, TABLE3_MODELS
+from pslmodels.paper import (
+    PAPER_NAMES,
+    TABLE2_MODELS,
+    TABLE3_METHODS,
+    TABLE3_MODELS,
+    published_hitrate,
+    published_table1,
+)
 from pslmodels.plausibility import format_margins, format_table, positional_margins, summarize
 from pslmodels.plots import pyplot
 
@@ -67,7 +74,7 @@ def table1(runs: pd.DataFrame) -> pd.DataFrame:
     for label in model_order(runs.label):
         part = runs[runs.label == label]
         model = part.model.iloc[0]
-        paper = PAPER_TABLE1.get(model)
+        paper = published_table1(model)
         paper_text = f"{paper[0]:.3f} / {paper[1]:.3f}" if paper else "-"
         out.append({"model": label, "seeds": len(part), "training proteins": ", ".join(map(str, part.n_train.unique())),
                     "F1 micro (accuracy)": mean_sd(part.f1_micro),
@@ -155,8 +162,10 @@ def control_difference(rows: pd.DataFrame, label: str) -> dict | None:
         return None
     diff = paired[f"hitrate_{label}"] - paired[control]
     lo, hi = bootstrap_ci(diff, paired.accession)
+    peptides = int((paired.n_peptides > 0).sum()) if "n_peptides" in paired else len(paired)
     return {"n": len(paired), "observed": float(paired[f"hitrate_{label}"].mean()),
-            "control": float(paired[control].mean()), "diff": float(diff.mean()), "lo": lo, "hi": hi}
+            "control": float(paired[control].mean()), "diff": float(diff.mean()), "lo": lo, "hi": hi,
+            "with_peptides": peptides}
 
 
 def hitrate_table(hits: pd.DataFrame, drop_empty: bool = False) -> pd.DataFrame:
@@ -225,13 +234,12 @@ def paper_layout_table(spec: pd.DataFrame, paper: pd.DataFrame, cells: list[tupl
             row = {"model": PAPER_NAMES.get(model, model) + label[len(model):],
                    "method": "random" if method == "random-logits" else method}
             for group, _ in GROUPS:
-                published = PAPER_TABLE3_RANDOM.get(group) if (model, method) == ("bilstm-att", "random-logits") \
-                    else None
+                published = published_hitrate(model, method, group)
                 a = ours_paper.get((label, method, group))
                 b = ours_spec.get((label, method, group))
                 row[group] = " \\| ".join([
                     f"{published:.3f}" if published is not None else "n/a",
-                    f"{a[1]:.3f}" if a else "-",
+                    (f"{a[1]:.3f}" + (f" ({a[1] - published:+.3f})" if published is not None else "")) if a else "-",
                     f"{b[1]:.3f} [{b[2]:.3f}, {b[3]:.3f}]" if b else "-"])
             out.append(row)
     return pd.DataFrame(out)
@@ -334,9 +342,9 @@ def verdicts_table(hits: pd.DataFrame, homolog_hits: pd.DataFrame, paper_hits: p
                                    if r is not None else "-")
                 else:
                     d = correct.get((source, model, method))
-                    row[column] = (interval_verdict(d["diff"], d["lo"], d["hi"], d["n"],
-                                                    seeds=correct_seeds.get((source, model, method), ()))
-                                   if d else "-")
+                    row[column] = ("-" if not d else f"no peptides (n={d['n']})" if not d["with_peptides"] else
+                                   interval_verdict(d["diff"], d["lo"], d["hi"], d["n"],
+                                                    seeds=correct_seeds.get((source, model, method), ())))
             if any(v != "-" for k, v in row.items() if k in VERDICT_QUESTIONS):
                 out.append(row)
     return pd.DataFrame(out)
@@ -361,7 +369,9 @@ def paired_control_table(hits: pd.DataFrame, method: str = "attention", control:
             out.append({"model": model, f"proteins ({method} prediction)": name, "n (both defined)": len(diff),
                         method: f"{rows.hitrate_true.mean():.3f}" if len(diff) else "-",
                         control: f"{rows.hitrate_true_control.mean():.3f}" if len(diff) else "-",
-                        "difference [95% CI]": f"{diff.mean():+.3f} [{lo:+.3f}, {hi:+.3f}]" if len(diff) else "-"})
+                        "difference [95% CI]": "-" if not len(diff) else
+                        f"{diff.mean():+.3f}, too few proteins" if len(diff) < MIN_VERDICT_PROTEINS else
+                        f"{diff.mean():+.3f} [{lo:+.3f}, {hi:+.3f}]"})
     return pd.DataFrame(out)
 
 
@@ -646,10 +656,12 @@ def write_report(roots: list[Path], out: Path) -> Path:
             "\n### Tables 2 and 3 in the paper's layout\n",
             "Each cell: the published hit rate | ours under the authors' protocol (SPEC 10: residues above mean + "
             "2 sd with 2 on each side, every peptide of a protein pooled, entries weighted min(len/|d|, 1), the "
-            "protein itself kept) | ours under SPEC 6-7 with its 95 % interval. 'n/a': the published value is not "
-            "in any source this project has (only Table 3's random row is); '-': not computed (no such run, or no "
-            "protein of the group with peptides). 'random' is U(0, 1) logits, softmaxed, as the authors drew them "
-            "(our `random-logits`).\n",
+            "protein itself kept), in brackets ours minus the published value | ours under SPEC 6-7 with its 95 % "
+            "interval. Published values are read from `published_values.tsv` in the data directory "
+            "(`paper/`, with its SOURCE.md); 'n/a': the paper publishes no such cell; '-': not computed (no such "
+            "run, or no protein of the group with peptides). 'random' is U(0, 1) logits, softmaxed, as the "
+            "authors drew them (our `random-logits`). IG rows hold only the proteins whose IG adds up (see "
+            "'Do the attributions add up?').\n",
             "**Table 2, Integrated Gradients.**\n",
             markdown(paper_layout_table(hits, paper_hits, [(m, "ig") for m in TABLE2_MODELS])),
             "\n**Table 3, attention and its replacements.**\n",

@@ -3,7 +3,9 @@
 import shutil
 
 import duckdb
+import pandas as pd
 
+from pslindex.attributions import unsound_ig
 from pslmodels import demo
 
 
@@ -15,13 +17,15 @@ def test_demo_end_to_end(tmp_path, capsys, debian_index):
     assert demo.main(args) == 0
     out = capsys.readouterr().out
     for expected in ("Table 1 (official DeepLoc test partition, n=30)", "Attention diagnostics", "permuted",
-                     "Kendall tau, attention vs IG, 6 proteins", "wrong, vs predicted", "viewer:", "demo finished",
+                     "Kendall tau, attention vs occlusion, 6 proteins",
+                     "IG completeness:", "wrong, vs predicted", "viewer:", "demo finished",
                      "beside its chance control", "margin over the best positional baseline", "n-ramp"):
         assert expected in out
     con = duckdb.connect(str(run_dir / "hitrate" / "hitrates.duckdb"), read_only=True)
     methods = {m for (m,) in con.execute("SELECT DISTINCT method FROM attributions").fetchall()}
-    assert methods == {"attention", "shifted", "permuted", "random", "random-logits", "uniform", "ig"}
-    assert con.execute("SELECT count(*) FROM attributions").fetchall()[0][0] == 6 * 40 + 6
+    assert methods == {"attention", "shifted", "permuted", "random", "random-logits", "uniform", "ig", "occlusion"}
+    sound = int((~unsound_ig(pd.read_parquet(run_dir / "attributions.parquet"))).sum()) - 6 * 40 - 6
+    assert con.execute("SELECT count(*) FROM attributions").fetchall()[0][0] == 6 * 40 + 6 + sound
     accession = con.execute("SELECT accession FROM attributions LIMIT 1").fetchall()[0][0]
     con.close()
     if shutil.which("mmseqs"):

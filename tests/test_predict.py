@@ -252,3 +252,19 @@ def test_a_run_without_attention_predicts_and_explains_with_ig(tmp_path, capsys)
                              "--explain", "ig", "--ig-steps", "8", "--view-limit", "0"]) == 0
     att = pd.read_parquet(tmp_path / "c" / "attributions.parquet")
     assert set(att.method) == {"ig"} and att.ig_delta.notna().all() and len(att) == 3
+
+
+def test_ig_that_does_not_add_up_is_flagged_and_occlusion_is_offered(tmp_path, capsys):
+    """The shipped bilstm-att: IG of real proteins of a few hundred residues does not add up (README, 'Integrated
+    Gradients on recurrent models'); predict says so, and --explain occlusion gives exact per-residue drops."""
+    fasta = tmp_path / "q.fasta"
+    records = [(a, s) for a, s in sethard_records(40) if 250 <= len(s) <= 400][:2]
+    fasta.write_text("".join(f">{a}\n{s}\n" for a, s in records))
+    assert predict_cli.main([str(fasta), "--out", str(tmp_path / "ig"), "--quiet", "--explain", "ig", "occlusion",
+                             "--view-limit", "0"]) == 0
+    err = capsys.readouterr().err
+    assert "IG does not add up for 2 of 2 proteins" in err and "--explain occlusion" in err
+    att = pd.read_parquet(tmp_path / "ig" / "attributions.parquet")
+    assert set(att.method) == {"ig", "occlusion"} and att.ig_change[att.method == "ig"].notna().all()
+    occlusion = att[att.method == "occlusion"]
+    assert all(np.isfinite(np.asarray(s)).sum() == len(s) for s in occlusion.scores)  # every residue seen

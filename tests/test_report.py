@@ -89,6 +89,11 @@ def test_verdicts_table_states_each_claim_beside_its_control():
     assert lo < 0 < hi and ig[spec].endswith("no difference (n=12)") and ig[signal] == "-"
     assert table.loc[("cnn35-att", "attention"), spec] == "-0.100, too few proteins (n=3)"
     assert list(table.index.get_level_values(0)) == ["bilstm-att", "bilstm-att", "cnn35-att"]  # the study's order
+    # a method without peptides (uniform weights under the authors' protocol): hit rate 0 = its control, not a
+    # "no difference" but nothing to judge
+    flat = _hits("bilstm-uniform", "attention", [0.0] * 30, hitrate=0.0).assign(n_peptides=0)
+    table = verdicts_table(pd.DataFrame(), pd.DataFrame(), flat, pd.DataFrame()).set_index(["model", "method"])
+    assert table.loc[("bilstm-uniform", "attention"), protocol] == "no peptides (n=30)"
 
 
 def test_verdicts_table_counts_the_verdict_of_each_seed():
@@ -125,3 +130,32 @@ def test_hitrate_table_leaves_out_and_names_methods_without_a_hit_rate():
     assert set(hitrate_table(hits, drop_empty=True).method) == {"attention"}
     assert "bilstm-att random." in empty_methods_text(hits)
     assert empty_methods_text(hits[hits.method == "attention"]) == ""
+
+
+def test_published_values_are_read_from_the_data_directory_with_our_names(tmp_path):
+    """Every cell of ../shared/data/paper/published_values.tsv, mapped to our model, method and group names."""
+    from pslindex.errors import PslError
+    from pslmodels.paper import PUBLISHED, published, published_hitrate, published_table1
+
+    cells = published()
+    assert len(cells) == len(PUBLISHED.read_text().splitlines()) - 1
+    assert cells.model.notna().all() and cells.method.notna().all()
+    assert published_table1("cnn3-5-7-11-att") == (0.670, 0.560) and published_table1("bilstm") is None
+    assert published_hitrate("bilstm", "ig", "wrong, vs predicted") == 0.083          # Table 2, LSTM
+    assert published_hitrate("cnn3-5-7-11-att", "permuted", "wrong, vs true") == 0.347  # Table 3
+    assert published_hitrate("cnn35-att", "attention", "correct") is None             # not published
+    bad = tmp_path / "published_values.tsv"
+    bad.write_text(PUBLISHED.read_text().replace("LSTM-Att\t", "Transformer\t", 1))
+    with pytest.raises(PslError, match="line 2: unknown model"):
+        published(bad)
+
+
+def test_paper_layout_puts_the_published_value_and_our_difference_in_each_cell():
+    from pslmodels.report import paper_layout_table
+
+    rows = pd.DataFrame({"model": "bilstm-att", "method": "attention", "accession": [f"P{i}" for i in range(12)],
+                         "true_label": ["Nucleus"] * 12,
+                         "pred_label": ["Nucleus"] * 12, "hitrate_true": [0.5] * 12, "hitrate_pred": [0.5] * 12})
+    table = paper_layout_table(rows, rows, [("bilstm-att", "attention"), ("cnn35-att", "attention")])
+    assert table.loc[0, "correct"].startswith("0.559 \\| 0.500 (-0.059) \\| 0.500")
+    assert table.loc[0, "model"] == "LSTM-Att"
