@@ -34,6 +34,14 @@ from pslmodels.paper import (
 )
 from pslmodels.plausibility import format_margins, format_table, positional_margins, summarize
 from pslmodels.plots import pyplot
+from pslmodels.verdict import (
+    EQUIVALENCE_MARGIN,
+    PRIMARY_MODELS,
+    bh_qvalues,
+    detectable_effect,
+    paired_tests,
+    primary_table,
+)
 
 COMMAND = "pslmodels.report"
 FIGURES = frozenset({"per_class_f1.png", "hitrates.png", "plausibility.png"})  # figure folders before markers
@@ -165,7 +173,7 @@ def control_difference(rows: pd.DataFrame, label: str) -> dict | None:
     peptides = int((paired.n_peptides > 0).sum()) if "n_peptides" in paired else len(paired)
     return {"n": len(paired), "observed": float(paired[f"hitrate_{label}"].mean()),
             "control": float(paired[control].mean()), "diff": float(diff.mean()), "lo": lo, "hi": hi,
-            "with_peptides": peptides}
+            "with_peptides": peptides, **paired_tests(diff)}
 
 
 def hitrate_table(hits: pd.DataFrame, drop_empty: bool = False) -> pd.DataFrame:
@@ -258,16 +266,25 @@ MIN_VERDICT_PROTEINS = 10  # below this a bootstrap interval is no interval (one
 
 
 def interval_verdict(diff: float, lo: float, hi: float, n: int, above: str = "above", below: str = "below",
-                     against: str = "", seeds: tuple[str, ...] = ()) -> str:
+                     against: str = "", seeds: tuple[str, ...] = (), tests: dict | None = None) -> str:
     """"+d [lo, hi] above|below|no difference[ vs AGAINST] (n=...[; seeds: ...])": the verdict is the side of 0
     the whole 95 % interval is on; fewer than MIN_VERDICT_PROTEINS paired proteins get no verdict. ``seeds``: the
-    same verdict word of each seed alone (shown, counted, where there is more than one)."""
+    same verdict word of each seed alone (shown, counted, where there is more than one). ``tests``
+    (:func:`pslmodels.verdict.paired_tests`, with ``q``): the q-value, proteins favouring each side with the
+    sign test's p, and for "no difference" the smallest effect the interval could have detected."""
     vs = f" vs {against}" if against else ""
     per_seed = f"; seeds: {seed_agreement(seeds)}" if len(seeds) > 1 else ""
     word = verdict_word(lo, hi, n, above, below)
     if word == TOO_FEW:
         return f"{diff:+.3f}, too few proteins{vs} (n={n}{per_seed})"
-    return f"{diff:+.3f} [{lo:+.3f}, {hi:+.3f}] {word}{vs} (n={n}{per_seed})"
+    extra = ""
+    if tests is not None:
+        q = tests.get("q", float("nan"))
+        extra = (f"; q={q:.2g}" if q == q else "") + f"; {tests['favour']}:{tests['against']} proteins"
+        extra += f", sign p={tests['p_sign']:.2g}" if tests["p_sign"] == tests["p_sign"] else ""
+        if word == "no difference":
+            extra += f"; detects >= {detectable_effect(lo, hi):.3f}"
+    return f"{diff:+.3f} [{lo:+.3f}, {hi:+.3f}] {word}{vs} (n={n}{per_seed}{extra})"
 
 
 TOO_FEW = "too few"
@@ -328,6 +345,9 @@ def verdicts_table(hits: pd.DataFrame, homolog_hits: pd.DataFrame, paper_hits: p
                 verdict_word(r.margin_lo, r.margin_hi, r.n, "beats", "loses")
                 for r in part.sort_values("seed").itertuples())
     keys = {(m, x) for (_, m, x) in correct} | set(plausible)
+    judged = [d for d in correct.values() if d and d["with_peptides"] and d["n"] >= MIN_VERDICT_PROTEINS]
+    for d, q in zip(judged, bh_qvalues([d["p_mean"] for d in judged]), strict=True):
+        d["q"] = q  # Benjamini-Hochberg across every hit-rate verdict of the table
     out = []
     for model in model_order({m for m, _ in keys}):
         for method in methods:
@@ -344,7 +364,8 @@ def verdicts_table(hits: pd.DataFrame, homolog_hits: pd.DataFrame, paper_hits: p
                     d = correct.get((source, model, method))
                     row[column] = ("-" if not d else f"no peptides (n={d['n']})" if not d["with_peptides"] else
                                    interval_verdict(d["diff"], d["lo"], d["hi"], d["n"],
-                                                    seeds=correct_seeds.get((source, model, method), ())))
+                                                    seeds=correct_seeds.get((source, model, method), ()),
+                                                    tests=d))
             if any(v != "-" for k, v in row.items() if k in VERDICT_QUESTIONS):
                 out.append(row)
     return pd.DataFrame(out)
@@ -575,6 +596,21 @@ def write_report(roots: list[Path], out: Path) -> Path:
                                   for seed, part in any_signal.groupby("seed")], ignore_index=True)
     verdicts = verdicts_table(hits, homolog_hits, paper_hits, margins, seed_margins=seed_margins,
                               free_hits=free_hits)
+    if not free_hits.empty:
+        parts += [
+            "## The primary verdict\n",
+            "Declared before its numbers (`pslmodels/verdict.py`): do the peptides a method points at share the "
+            "protein's location in Swiss-Prot more often than the same protein's scores rotated to random places, "
+            "once every homolog of the protein is left out of the index and every matching entry weighs 1 "
+            "(position-free)? Correct predictions, against the true label; pooled over the three independent "
+            f"attention models ({', '.join(PRIMARY_MODELS)}; mlp-preset pools with bilstm-att's own attention and "
+            "is left out) and their seeds, each model weighing the same; hierarchical bootstrap (seeds, then "
+            f"proteins). Beside the 95 % interval, an equivalence test against +-{EQUIVALENCE_MARGIN:g} (two "
+            "one-sided tests: the 90 % interval inside the margin). IG is judged only on the proteins where it "
+            "adds up, which on these recurrent models are too few; `occlusion` is the exact attribution beside "
+            "it. Everything after this section is secondary.\n",
+            markdown(primary_table(free_hits, EXPLANATIONS)),
+        ]
     if not verdicts.empty:
         parts += [
             "## Verdicts, each beside its control\n",
@@ -587,7 +623,12 @@ def write_report(roots: list[Path], out: Path) -> Path:
             "position weight (position-free, SPEC 9.1), and under the authors' protocol (SPEC 10). Signal AUPRC: any "
             "annotated sorting signal, minus the best content-free positional baseline (SPEC 9.3). Proteins of all "
             "seeds are pooled (n counts a protein once per seed); where a model has several seeds, `seeds:` counts "
-            "the verdict each seed reaches alone. The tables below hold the means and every group.\n",
+            "the verdict each seed reaches alone. Each hit-rate cell also gives its Benjamini-Hochberg q-value "
+            "across the hit-rate cells of this table (from the paired t-test of the mean), how many proteins "
+            "favour the method and how many its rotations with the sign test's p (the typical protein, where the "
+            "mean may hide it), and for `no difference` the smallest difference the interval could have detected "
+            "(80 % power, two-sided 5 %). mlp-preset's attention is bilstm-att's attention (the weights it was "
+            "given), not separate evidence. The tables below hold the means and every group.\n",
             markdown(verdicts),
         ]
     parts += [

@@ -79,14 +79,15 @@ def test_verdicts_table_states_each_claim_beside_its_control():
     table = verdicts_table(hits, pd.DataFrame(), paper, margins, free_hits=free).set_index(["model", "method"])
     spec, homologs, free, protocol, signal = table.columns
     att = table.loc[("bilstm-att", "attention")]
-    assert att[spec] == "+0.100 [+0.100, +0.100] above (n=12)"
+    assert att[spec] == "+0.100 [+0.100, +0.100] above (n=12; 12:0 proteins, sign p=0.00049)"
     assert att[homologs] == "-"  # not computed
-    assert att[free] == "+0.000 [+0.000, +0.000] no difference (n=15)"
-    assert att[protocol] == "-0.050 [-0.050, -0.050] below (n=20)"
+    assert att[free] == "+0.000 [+0.000, +0.000] no difference (n=15; 0:0 proteins; detects >= 0.000)"
+    assert att[protocol] == "-0.050 [-0.050, -0.050] below (n=20; 0:20 proteins, sign p=1.9e-06)"
     assert att[signal] == "-0.150 [-0.190, -0.110] loses vs n-ramp (n=40)"
     ig = table.loc[("bilstm-att", "ig")]
     lo, hi = (float(x) for x in ig[spec].split("[")[1].split("]")[0].split(", "))
-    assert lo < 0 < hi and ig[spec].endswith("no difference (n=12)") and ig[signal] == "-"
+    assert lo < 0 < hi and "no difference (n=12; q=1; 6:6 proteins, sign p=1; detects >= " in ig[spec]
+    assert ig[signal] == "-"
     assert table.loc[("cnn35-att", "attention"), spec] == "-0.100, too few proteins (n=3)"
     assert list(table.index.get_level_values(0)) == ["bilstm-att", "bilstm-att", "cnn35-att"]  # the study's order
     # a method without peptides (uniform weights under the authors' protocol): hit rate 0 = its control, not a
@@ -112,9 +113,11 @@ def test_verdicts_table_counts_the_verdict_of_each_seed():
                            seed_margins=per_seed).set_index(["model", "method"])
     spec, signal = table.columns[0], table.columns[-1]
     att = table.loc[("bilstm-att", "attention")]
-    assert att[spec].startswith("+0.067 [") and att[spec].endswith("above (n=36; seeds: 2 above, 1 no difference)")
+    assert att[spec].startswith("+0.067 [")
+    assert att[spec].endswith("above (n=36; seeds: 2 above, 1 no difference; q=0.0032; 30:6 proteins, sign p=7e-05)")
     assert att[signal] == "-0.150 [-0.190, -0.110] loses vs n-ramp (n=60; seeds: 2 loses, 1 too few)"
-    assert table.loc[("cnn35-att", "attention"), spec] == "+0.100 [+0.100, +0.100] above (n=12)"
+    assert table.loc[("cnn35-att", "attention"), spec] == \
+        "+0.100 [+0.100, +0.100] above (n=12; 12:0 proteins, sign p=0.00049)"
     assert seed_agreement(["below", "above", "below", "above", "no difference"]) == \
         "2 above, 2 below, 1 no difference"
 

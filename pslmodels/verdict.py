@@ -1,0 +1,161 @@
+"""The study's primary verdict, declared before its numbers, and the statistics beside every other verdict.
+
+Primary verdict (pre-specified 2026-12-04, before it was computed; issue "the study at full power"):
+on the proteins each model classified correctly, with every homolog of the protein left out of the
+index and every matching entry weighing 1 (position-free, SPEC 9.1), the hit rate of a method's
+peptides minus that of the same protein's scores rotated (SPEC 9.2), against the true label;
+pooled over the three independent attention models (:data:`PRIMARY_MODELS`; mlp-preset is left out,
+it pools with bilstm-att's own attention) and their seeds: each model's estimate is the mean over its
+seeds of the mean over proteins, the pooled estimate the mean over models. Its interval is a
+hierarchical bootstrap (each model's seeds resampled, then each drawn seed's proteins). Beside the
+difference test (95 % interval), an equivalence test against +-:data:`EQUIVALENCE_MARGIN` (two
+one-sided tests at 5 %: the 90 % interval inside the margin). In words: "above chance", "below
+chance", "equivalent to chance within +-0.02", or "undecided: effects up to X not excluded".
+
+Everything else is secondary: each cell also gets its Benjamini-Hochberg q-value across the verdict
+table (:func:`bh_qvalues`), and a "no difference" the smallest effect it could have detected
+(:func:`detectable_effect`: 80 % power at a two-sided 5 % level, from the interval's width).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from pslindex.attributions import protein_groups
+
+PRIMARY_MODELS = ("bilstm-att", "cnn35-att", "cnn3-5-7-11-att")
+PRIMARY_HITRATE = "hitrate-homologs-excluded-position-free"
+EQUIVALENCE_MARGIN = 0.02
+N_BOOT = 2000
+
+
+def detectable_effect(lo: float, hi: float) -> float:
+    """The smallest true difference a test with this 95 % interval detects with 80 % power (two-sided 5 %).
+
+    (1.96 + 0.84) standard errors, the standard error read from the interval's width.
+
+    >>> round(detectable_effect(-0.02, 0.02), 4)
+    0.0286
+    """
+    return (1.959964 + 0.841621) * (hi - lo) / (2 * 1.959964)
+
+
+def bh_qvalues(p) -> np.ndarray:
+    """Benjamini-Hochberg q-values of the p-values ``p`` (NaN stays NaN and is not counted).
+
+    >>> bh_qvalues([0.01, 0.04, 0.03, float("nan")]).round(3).tolist()[:3]
+    [0.03, 0.04, 0.04]
+    """
+    p = np.asarray(p, dtype=np.float64)
+    q = np.full_like(p, np.nan)
+    ok = np.flatnonzero(~np.isnan(p))
+    if len(ok) == 0:
+        return q
+    order = ok[np.argsort(p[ok])]
+    ranked = p[order] * len(ok) / np.arange(1, len(ok) + 1)
+    q[order] = np.minimum(1.0, np.minimum.accumulate(ranked[::-1])[::-1])
+    return q
+
+
+def paired_tests(differences) -> dict:
+    """Two-sided p-values of per-protein differences: t-test of the mean (the verdicts' question), sign test
+    (does the typical protein favour one side?) and Wilcoxon signed-rank; NaN where undefined."""
+    from scipy.stats import binomtest, ttest_1samp, wilcoxon
+
+    d = np.asarray(differences, dtype=np.float64)
+    d = d[~np.isnan(d)]
+    nonzero = d[d != 0]
+    out = {"p_mean": float("nan"), "p_sign": float("nan"), "p_wilcoxon": float("nan"),
+           "favour": int((d > 0).sum()), "against": int((d < 0).sum())}
+    if len(d) > 1 and d.std() > 0:
+        out["p_mean"] = float(ttest_1samp(d, 0.0).pvalue)
+    if len(nonzero):
+        out["p_sign"] = float(binomtest(int((nonzero > 0).sum()), len(nonzero)).pvalue)
+        out["p_wilcoxon"] = float(wilcoxon(nonzero).pvalue)
+    return out
+
+
+def hierarchical_bootstrap(samples: dict[str, list[np.ndarray]], *, n_boot: int = N_BOOT, seed: int = 0
+                           ) -> tuple[float, np.ndarray]:
+    """The pooled estimate and its bootstrap replicates.
+
+    ``samples``: model -> one array of per-protein differences per seed. Estimate: mean over models of
+    the mean over seeds of the mean over proteins. Each replicate draws, per model, its seeds with
+    replacement and, per drawn seed, its proteins with replacement.
+
+    >>> est, reps = hierarchical_bootstrap({"a": [np.array([0.1, 0.3])], "b": [np.array([0.0, 0.2])]}, n_boot=50)
+    >>> round(est, 3), reps.shape
+    (0.15, (50,))
+    """
+    rng = np.random.default_rng(seed)
+    estimate = float(np.mean([np.mean([s.mean() for s in seeds]) for seeds in samples.values()]))
+    replicates = np.zeros(n_boot)
+    for seeds in samples.values():
+        # protein-level replicates of each seed's mean, then seeds drawn with replacement
+        seed_means = np.stack([s[rng.integers(0, len(s), size=(n_boot, len(s)))].mean(axis=1) for s in seeds])
+        drawn = rng.integers(0, len(seeds), size=(n_boot, len(seeds)))
+        replicates += seed_means[drawn, np.arange(n_boot)[:, None]].mean(axis=1)
+    return estimate, replicates / len(samples)
+
+
+def correct_differences(hits: pd.DataFrame, model: str, method: str) -> list[np.ndarray]:
+    """Per seed, the per-protein hit rate minus its rotations' of ``model``'s ``method`` on its correct
+    predictions, against the true label (proteins with both defined)."""
+    out = []
+    part = hits[(hits.model == model) & (hits.method == method)]
+    for _, seed_rows in part.groupby("seed", sort=True):
+        for name, _, rows, _ in protein_groups(seed_rows):
+            if name == "correct":
+                both = rows[rows.hitrate_true.notna() & rows.control_hitrate_true.notna()]
+                if len(both):
+                    out.append((both.hitrate_true - both.control_hitrate_true).to_numpy(dtype=np.float64))
+    return out
+
+
+def primary_verdict(free_hits: pd.DataFrame, method: str, *, models=PRIMARY_MODELS,
+                    margin: float = EQUIVALENCE_MARGIN, min_proteins: int = 10) -> dict:
+    """The primary verdict of ``method`` (see the module docstring) from the position-free, homolog-free hit
+    rates of the runs: estimate, 95 % and 90 % intervals, n, seeds per model, and the verdict in words."""
+    samples = {}
+    for m in models if free_hits is not None and not free_hits.empty else ():
+        if seeds := correct_differences(free_hits, m, method):
+            samples[m] = seeds
+    n = sum(len(x) for seeds in samples.values() for x in seeds)
+    result = {"method": method, "models": ", ".join(f"{m} ({len(s)} seed{'s' * (len(s) > 1)})"
+                                                    for m, s in samples.items()), "n": n}
+    if len(samples) < len(models) or n < min_proteins * len(models):
+        missing = [m for m in models if m not in samples]
+        return {**result, "verdict": "not judged: " + (f"no hit rates of {', '.join(missing)}" if missing
+                                                       else f"too few proteins (n={n})")}
+    estimate, reps = hierarchical_bootstrap(samples)
+    lo95, hi95 = np.quantile(reps, [0.025, 0.975])
+    lo90, hi90 = np.quantile(reps, [0.05, 0.95])
+    equivalent = -margin < lo90 and hi90 < margin
+    if lo95 > 0 or hi95 < 0:
+        word = "above chance" if lo95 > 0 else "below chance"
+        if equivalent:
+            word += f", by less than {margin:g} (equivalent to chance within +-{margin:g})"
+    elif equivalent:
+        word = f"equivalent to chance within +-{margin:g}"
+    else:
+        word = f"undecided: effects up to {max(abs(lo95), abs(hi95)):.3f} not excluded"
+    return {**result, "difference": float(estimate), "95% interval": (float(lo95), float(hi95)),
+            "90% interval": (float(lo90), float(hi90)), "verdict": word}
+
+
+def primary_table(free_hits: pd.DataFrame, methods) -> pd.DataFrame:
+    """One row per method: the primary verdict, formatted for the report."""
+    rows = []
+    for method in methods:
+        v = primary_verdict(free_hits, method)
+        row = {"method": method, "models (seeds)": v["models"] or "-", "proteins": v["n"]}
+        if "difference" in v:
+            (lo, hi), (lo90, hi90) = v["95% interval"], v["90% interval"]
+            row.update({"hit rate minus its rotations": f"{v['difference']:+.3f}",
+                        "95 % interval": f"[{lo:+.3f}, {hi:+.3f}]",
+                        "90 % interval (TOST)": f"[{lo90:+.3f}, {hi90:+.3f}]"})
+        else:
+            row.update({"hit rate minus its rotations": "-", "95 % interval": "-", "90 % interval (TOST)": "-"})
+        rows.append({**row, "verdict": v["verdict"]})
+    return pd.DataFrame(rows)
