@@ -38,8 +38,9 @@ from pslmodels.verdict import (
     EQUIVALENCE_MARGIN,
     PRIMARY_MODELS,
     bh_qvalues,
+    calibration_table,
+    control_difference,
     detectable_effect,
-    paired_tests,
     primary_table,
 )
 
@@ -153,27 +154,6 @@ def read_per_run(runs: pd.DataFrame, name: str) -> pd.DataFrame:
                 raise PslError(f"{path}: damaged ({first_line(exc)}); re-run the step that writes it "
                                "(nothing was written)") from None
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-
-
-def control_difference(rows: pd.DataFrame, label: str) -> dict | None:
-    """Hit rate against ``label`` ("true" or "pred") minus its chance control (the same protein's scores rotated,
-    SPEC 9.2), over the proteins of ``rows`` with both defined.
-
-    Returns ``{"n", "observed", "control", "diff", "lo", "hi"}`` (means; ``lo``/``hi``: 95 % protein-level
-    bootstrap interval of the mean difference), or None where no protein has both or there is no control.
-    """
-    control = f"control_hitrate_{label}"
-    if control not in rows:
-        return None
-    paired = rows[rows[f"hitrate_{label}"].notna() & rows[control].notna()]
-    if not len(paired):
-        return None
-    diff = paired[f"hitrate_{label}"] - paired[control]
-    lo, hi = bootstrap_ci(diff, paired.accession)
-    peptides = int((paired.n_peptides > 0).sum()) if "n_peptides" in paired else len(paired)
-    return {"n": len(paired), "observed": float(paired[f"hitrate_{label}"].mean()),
-            "control": float(paired[control].mean()), "diff": float(diff.mean()), "lo": lo, "hi": hi,
-            "with_peptides": peptides, **paired_tests(diff)}
 
 
 def hitrate_table(hits: pd.DataFrame, drop_empty: bool = False) -> pd.DataFrame:
@@ -596,6 +576,14 @@ def write_report(roots: list[Path], out: Path) -> Path:
                                   for seed, part in any_signal.groupby("seed")], ignore_index=True)
     verdicts = verdicts_table(hits, homolog_hits, paper_hits, margins, seed_margins=seed_margins,
                               free_hits=free_hits)
+    calibration = calibration_table({"SPEC 7": hits, "SPEC 7, homologs left out": homolog_hits,
+                                     "same, position-free": free_hits, "authors' protocol": paper_hits})
+    overall = calibration.iloc[-1]
+    calibration_note = (
+        f"\n**Calibration (SPEC 11.3): the rows that carry no information reject more often than 5 %** "
+        f"({overall['excluding 0']} of {overall['null cells']} intervals exclude 0; {overall['p <= 0.05']} of "
+        f"{overall['null proteins']} proteins have p <= 0.05), so read every verdict here as less certain than "
+        "its interval says (table in 'Calibration').\n" if overall["above 5 %"] == "yes" else "")
     if not free_hits.empty:
         parts += [
             "## The primary verdict\n",
@@ -610,6 +598,7 @@ def write_report(roots: list[Path], out: Path) -> Path:
             "adds up, which on these recurrent models are too few; `occlusion` is the exact attribution beside "
             "it. Everything after this section is secondary.\n",
             markdown(primary_table(free_hits, EXPLANATIONS)),
+            calibration_note,
         ]
     if not verdicts.empty:
         parts += [
@@ -630,6 +619,14 @@ def write_report(roots: list[Path], out: Path) -> Path:
             "(80 % power, two-sided 5 %). mlp-preset's attention is bilstm-att's attention (the weights it was "
             "given), not separate evidence. The tables below hold the means and every group.\n",
             markdown(verdicts),
+            calibration_note,
+            "\n## Calibration: how often a verdict says yes where there is nothing to find\n",
+            "The rows that carry no information about where a model looks (`shifted`, `permuted`, `random`, "
+            "`random-logits` weights, each against its own rotations; SPEC 11.3): the share of their cells "
+            "(model, method, group, at least 10 paired proteins with peptides) whose 95 % interval excludes 0, "
+            "and the share of their proteins with a per-protein p <= 0.05 (SPEC 9.2), each with its exact "
+            "binomial interval. Both should be 5 % or less; 'above 5 %' where an interval lies above it.\n",
+            markdown(calibration),
         ]
     parts += [
         "## Table 1: classification (test partition)\n",

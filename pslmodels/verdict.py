@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from pslindex.attributions import protein_groups
+from pslindex.stats import bootstrap_ci
 
 PRIMARY_MODELS = ("bilstm-att", "cnn35-att", "cnn3-5-7-11-att")
 PRIMARY_HITRATE = "hitrate-homologs-excluded-position-free"
@@ -74,6 +75,87 @@ def paired_tests(differences) -> dict:
         out["p_sign"] = float(binomtest(int((nonzero > 0).sum()), len(nonzero)).pvalue)
         out["p_wilcoxon"] = float(wilcoxon(nonzero).pvalue)
     return out
+
+
+def control_difference(rows: pd.DataFrame, label: str) -> dict | None:
+    """Hit rate against ``label`` ("true" or "pred") minus its chance control (the same protein's scores rotated,
+    SPEC 9.2), over the proteins of ``rows`` with both defined.
+
+    Returns ``{"n", "observed", "control", "diff", "lo", "hi"}`` (means; ``lo``/``hi``: 95 % protein-level
+    bootstrap interval of the mean difference), or None where no protein has both or there is no control.
+    """
+    control = f"control_hitrate_{label}"
+    if control not in rows:
+        return None
+    paired = rows[rows[f"hitrate_{label}"].notna() & rows[control].notna()]
+    if not len(paired):
+        return None
+    diff = paired[f"hitrate_{label}"] - paired[control]
+    lo, hi = bootstrap_ci(diff, paired.accession)
+    peptides = int((paired.n_peptides > 0).sum()) if "n_peptides" in paired else len(paired)
+    return {"n": len(paired), "observed": float(paired[f"hitrate_{label}"].mean()),
+            "control": float(paired[control].mean()), "diff": float(diff.mean()), "lo": lo, "hi": hi,
+            "with_peptides": peptides, **paired_tests(diff)}
+
+
+# Rows that carry no information about where a model looks: each against its own rotations should
+# exclude 0 in 5 % of intervals at most (SPEC 11.3). uniform has no peptides.
+NULL_METHODS = ("shifted", "permuted", "random", "random-logits")
+
+
+def clopper_pearson(k: int, n: int, level: float = 0.95) -> tuple[float, float]:
+    """Exact binomial interval of k successes in n trials.
+
+    >>> [round(x, 3) for x in clopper_pearson(10, 96)]
+    [0.051, 0.184]
+    """
+    from scipy.stats import beta
+
+    a = (1 - level) / 2
+    lo = beta.ppf(a, k, n - k + 1) if k else 0.0
+    hi = beta.ppf(1 - a, k + 1, n - k) if k < n else 1.0
+    return float(lo), float(hi)
+
+
+def calibration_table(variants: dict[str, pd.DataFrame], *, min_proteins: int = 10) -> pd.DataFrame:
+    """The false-positive rate of the verdicts (SPEC 11.3), per hit-rate variant and in total.
+
+    ``variants``: name -> per-protein hit rates (the kept ``hitrates.parquet`` of every run). For the null
+    methods (:data:`NULL_METHODS`), every (model, method, group) cell with at least ``min_proteins``
+    paired proteins with peptides: does its 95 % interval of the difference to its rotations exclude 0?
+    And of their proteins with a defined per-protein p (SPEC 9.2), how many have p <= 0.05? Each share
+    with its exact binomial interval; both should be 5 % or less.
+    """
+    rows, total = [], {"intervals": 0, "exclude": 0, "proteins": 0, "p05": 0}
+    for name, hits in variants.items():
+        if hits is None or hits.empty:
+            continue
+        count = {"intervals": 0, "exclude": 0, "proteins": 0, "p05": 0}
+        null = hits[hits.method.isin(NULL_METHODS)]
+        for _, part in null.groupby(["model", "method"], sort=True):
+            for _, label, group_rows, _ in protein_groups(part):
+                d = control_difference(group_rows, label)
+                if d and d["with_peptides"] >= min_proteins and d["n"] >= min_proteins:
+                    count["intervals"] += 1
+                    count["exclude"] += int(d["lo"] > 0 or d["hi"] < 0)
+                p = group_rows.get(f"p_{label}")
+                if p is not None:
+                    p = p[group_rows.n_peptides > 0].dropna()
+                    count["proteins"] += len(p)
+                    count["p05"] += int((p <= 0.05).sum())
+        rows.append({"hit rate": name, **count})
+        total = {k: total[k] + count[k] for k in total}
+    rows.append({"hit rate": "all", **total})
+    out = []
+    for r in rows:
+        lo, hi = clopper_pearson(r["exclude"], r["intervals"]) if r["intervals"] else (float("nan"),) * 2
+        plo, phi = clopper_pearson(r["p05"], r["proteins"]) if r["proteins"] else (float("nan"),) * 2
+        out.append({"hit rate": r["hit rate"], "null cells": r["intervals"],
+                    "excluding 0": f"{r['exclude']} ({r['exclude'] / max(r['intervals'], 1):.1%} [{lo:.1%}, {hi:.1%}])",
+                    "null proteins": r["proteins"],
+                    "p <= 0.05": f"{r['p05']} ({r['p05'] / max(r['proteins'], 1):.1%} [{plo:.1%}, {phi:.1%}])",
+                    "above 5 %": "yes" if (lo > 0.05 or plo > 0.05) else "no"})
+    return pd.DataFrame(out)
 
 
 def hierarchical_bootstrap(samples: dict[str, list[np.ndarray]], *, n_boot: int = N_BOOT, seed: int = 0

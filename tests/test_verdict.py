@@ -58,3 +58,20 @@ def test_the_secondary_statistics():
     assert detectable_effect(-0.0392, 0.0392) == pytest.approx(0.056, abs=1e-3)  # 2.8 standard errors of 0.02
     tests = paired_tests([0.1] * 9 + [-0.1])
     assert (tests["favour"], tests["against"]) == (9, 1) and tests["p_sign"] == pytest.approx(0.0215, abs=1e-3)
+
+
+def test_calibration_counts_null_cells_that_exclude_zero_and_null_proteins_with_small_p():
+    from pslmodels.verdict import calibration_table, clopper_pearson
+
+    rng = np.random.default_rng(1)
+    fair = pd.concat([_hits(f"m{i}", rng.normal(0, 0.1, 40), method="shifted").assign(p_true=rng.uniform(0, 1, 40),
+                                                                                       p_pred=np.nan)
+                      for i in range(20)])
+    biased = pd.concat([_hits(f"m{i}", rng.normal(0.1, 0.05, 40), method="random").assign(p_true=0.01, p_pred=np.nan)
+                        for i in range(5)])
+    table = calibration_table({"fair": fair, "biased": biased}).set_index("hit rate")
+    assert table.loc["fair", "null cells"] == 20 and table.loc["fair", "above 5 %"] == "no"
+    assert table.loc["biased", "excluding 0"].startswith("5 (100.0%") and table.loc["biased", "above 5 %"] == "yes"
+    assert table.loc["all", "null cells"] == 25 and table.loc["all", "null proteins"] == 1000
+    lo, hi = clopper_pearson(5, 100)
+    assert lo < 0.05 < hi
