@@ -107,7 +107,7 @@ def clopper_pearson(k: int, n: int, level: float = 0.95) -> tuple[float, float]:
     """Exact binomial interval of k successes in n trials.
 
     >>> [round(x, 3) for x in clopper_pearson(10, 96)]
-    [0.051, 0.184]
+    [0.051, 0.183]
     """
     from scipy.stats import beta
 
