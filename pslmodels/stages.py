@@ -39,7 +39,7 @@ ATTENTION_METHODS = ("attention", "shifted", "permuted", "random", "random-logit
 # A finished training's files, metrics.json last: its presence marks the run finished.
 TRAINED_FILES = ("config.json", "model.pt", "test_predictions.parquet", "sethard_predictions.parquet", "metrics.json")
 KEPT_FILES = (*TRAINED_FILES, "diagnostics.csv", "kendall_tau.parquet", "ig_completeness.parquet",
-              "plausibility_proteins.parquet")
+              "plausibility_proteins.parquet", "faithfulness.parquet")
 
 
 def _check(options, **rules) -> None:
@@ -353,8 +353,46 @@ def train_stage(cfg, kept: Path | None = None) -> RunDir:
     return run
 
 
+@dataclass
+class FaithfulnessOptions:
+    proteins: int = 0             # test proteins (0 = all of attributions.parquet; else a seeded, stratified subset)
+    perturbation: str = "blosum"  # SPEC 12: blosum (the report's) or x
+    seed: int = 0
+    device: str = "auto"
+    progress: bool = False
+
+    def check(self):
+        _check(self, proteins=(_nonneg, ">= 0"), perturbation=(lambda v: v in ("blosum", "x"), "blosum or x"),
+               seed=(_nonneg, ">= 0"))
+
+
+def faithfulness_stage(run: RunDir, options: FaithfulnessOptions | None = None) -> Path:
+    """Deletion and insertion AOPC of every explanation in ``attributions.parquet`` and of the baselines
+    (:mod:`pslmodels.faithfulness`, SPEC 12) -> ``faithfulness.parquet``."""
+    from pslindex.attributions import read_attributions
+    from pslmodels.faithfulness import faithfulness
+
+    options = options or FaithfulnessOptions()
+    options.check()
+    opts = {k: v for k, v in asdict(options).items() if k != "progress"}
+    if run.done("faithfulness", opts):
+        return run.file("faithfulness.parquet")
+    started = time.time()
+    model, _ = run.load_model()
+    attributions = read_attributions(run.file("attributions.parquet"), purpose="faithfulness")
+    if options.proteins:
+        chosen = {p.accession for p in stratified_subset(run.split("test"), options.proteins, options.seed)}
+        attributions = attributions[attributions.accession.isin(chosen)]
+    frame = faithfulness(model, attributions, perturbations=(options.perturbation,), seed=options.seed,
+                         device=pick_device(options.device), progress=options.progress)
+    out = run.write_frame("faithfulness.parquet", frame)
+    run.mark_done("faithfulness", opts, [out.name], started)
+    return out
+
+
 STAGES = {"diagnose": (diagnose_stage, DiagnoseOptions), "attribute": (attribute_stage, AttributeOptions),
-          "hitrate": (hitrate_stage, HitRateStageOptions), "plausibility": (plausibility_stage, PlausibilityOptions)}
+          "hitrate": (hitrate_stage, HitRateStageOptions), "plausibility": (plausibility_stage, PlausibilityOptions),
+          "faithfulness": (faithfulness_stage, FaithfulnessOptions)}
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -48,7 +48,8 @@ def tiny(tmp_path_factory, debian_index):
               "index": str(debian_index), "epochs": 1, "max_train": 30, "max_eval": 20,
               "models": ["bilstm", "bilstm-att", "bilstm-uniform", "cnn3-5-7-11", "cnn3-5-7-11-att"],  # Table 2
               "seeds": {"default": [0], "bilstm-att": [0], "cnn3-5-7-11-att": [0]}, "test_proteins": 20,
-              "ig_proteins": 3, "ig_steps": 16, "occlusion_proteins": 3, "signal_proteins": 6, "prior_proteins": 10,
+              "ig_proteins": 3, "ig_steps": 16, "occlusion_proteins": 3, "faithfulness_proteins": 3,
+              "signal_proteins": 6, "prior_proteins": 10,
               "controls": 2,
               "exclude_homologs": False, "device": "cpu"}
     (root / "config.yaml").write_text(json.dumps(config))  # JSON is YAML
@@ -59,7 +60,7 @@ def tiny(tmp_path_factory, debian_index):
 
 def test_tiny_run_goes_through_every_rule(tiny):
     root, out = tiny
-    for rule in ("train", "diagnose", "attribute", "hitrate", "plausibility", "report"):
+    for rule in ("train", "diagnose", "attribute", "hitrate", "plausibility", "faithfulness", "report"):
         assert f"rule {rule}:" in out.stderr or f"localrule {rule}:" in out.stderr, rule
     run = root / "runs" / "bilstm-att-s0"
     for name in ("metrics.json", "diagnostics.csv", "attributions.parquet", "kendall_tau.parquet",
