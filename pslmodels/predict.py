@@ -53,6 +53,20 @@ from pslmodels.data import Protein, batches, iter_fasta
 from pslmodels.runs import load_model, pick_device, set_threads
 
 COMMAND = "pslmodels.predict"
+# A record whose letters are at least this share A, C, G, T, U or N is refused as a nucleotide sequence:
+# all five are amino-acid letters too, so DNA would otherwise be "predicted" (insulin cDNA came out
+# Extracellular 0.985). Real proteins stay far below it (the DeepLoc set's highest share is measured in
+# tests/test_predict.py).
+NUCLEOTIDE_LIKE = 0.9
+
+
+def nucleotide_share(sequence: str) -> float:
+    """The share of a sequence's letters that are A, C, G, T, U or N.
+
+    >>> nucleotide_share("ATGGCCCTGTGGATGCGC"), nucleotide_share("MALWMRLLPLLALLALWG")
+    (1.0, 0.2222222222222222)
+    """
+    return sum(sequence.count(c) for c in "ACGTUN") / max(len(sequence), 1)
 DEFAULT_MODEL = Path(__file__).resolve().parent / "shipped" / "default"
 METHODS = (*EXPLANATIONS, *REPLACEMENTS)
 PREDICTION_COLUMNS = ["record", "accession", "header", "length", "true_label", "pred_label", "confidence",
@@ -71,6 +85,7 @@ class PredictOptions:
     chunk: int = 2048                       # proteins read, predicted and written at a time
     view_limit: int = 500                   # proteins in viewer.html (0: no viewer)
     skip_invalid: bool = False
+    allow_nucleotide_like: bool = False     # predict records that look like DNA/RNA (refused by default)
     device: str = "auto"
     threads: int = 0                        # torch CPU threads; 0: $OMP_NUM_THREADS, else all cores
     ig_steps: int = 32
@@ -188,8 +203,14 @@ def predict(fasta: Path, out: Path, options: PredictOptions | None = None) -> di
     # A first pass reads the whole file (seconds, against minutes of inference): a bad record deep in
     # it is one line now, before any work or progress output, and the bar knows its total.
     invalid: list[str] = []
-    total = sum(1 for _ in iter_fasta(fasta, require_labels=False, skip_invalid=options.skip_invalid,
-                                      on_skip=invalid.append))
+    total = 0
+    for protein in iter_fasta(fasta, require_labels=False, skip_invalid=options.skip_invalid, on_skip=invalid.append):
+        total += 1
+        share = nucleotide_share(protein.sequence)
+        if share >= NUCLEOTIDE_LIKE and not options.allow_nucleotide_like:
+            raise PslError(f"{fasta}: record {total} ({protein.accession}): {share:.0%} of its letters are A, C, G, "
+                           "T, U or N: it looks like DNA or RNA, not a protein (translate it first, or pass "
+                           "--allow-nucleotide-like to predict it anyway)")
     if total == 0:
         raise PslError(f"{fasta}: no FASTA records" + (" left after --skip-invalid" if invalid else ""))
     with output_folder(out, COMMAND) as tmp:
@@ -285,6 +306,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--controls", type=int, default=d.controls, help="hit-rate chance-control rotations")
     parser.add_argument("--skip-invalid", action="store_true",
                         help="leave out records with letters outside the alphabet instead of stopping")
+    parser.add_argument("--allow-nucleotide-like", action="store_true",
+                        help=f"predict records that are >= {NUCLEOTIDE_LIKE:.0%} A/C/G/T/U/N (refused by default: "
+                             "they look like DNA or RNA)")
     parser.add_argument("--out", type=Path, default=Path("predictions"), help="output folder (default predictions/)")
     parser.add_argument("--batch-size", type=int, default=d.batch_size)
     parser.add_argument("--chunk", type=int, default=d.chunk, help="proteins held in memory at a time")
@@ -304,6 +328,7 @@ def run(argv=None) -> int:
     options = PredictOptions(model=args.model, explain=explain, hitrate=args.hitrate,
                              index=args.index, controls=args.controls, batch_size=args.batch_size, chunk=args.chunk,
                              view_limit=args.view_limit, skip_invalid=args.skip_invalid, device=args.device,
+                             allow_nucleotide_like=args.allow_nucleotide_like,
                              threads=args.threads, ig_steps=args.ig_steps, seed=args.seed, progress=not args.quiet)
     summary = predict(args.fasta, args.out, options)
     for message in summary["skipped"][:5]:

@@ -268,3 +268,32 @@ def test_ig_that_does_not_add_up_is_flagged_and_occlusion_is_offered(tmp_path, c
     assert set(att.method) == {"ig", "occlusion"} and att.ig_change[att.method == "ig"].notna().all()
     occlusion = att[att.method == "occlusion"]
     assert all(np.isfinite(np.asarray(s)).sum() == len(s) for s in occlusion.scores)  # every residue seen
+
+
+# the most frequent human codon of each amino acid: a real protein's coding sequence, as a user might paste it
+CODON = {"A": "GCC", "R": "CGG", "N": "AAC", "D": "GAC", "C": "TGC", "Q": "CAG", "E": "GAG", "G": "GGC", "H": "CAC",
+         "I": "ATC", "L": "CTG", "K": "AAG", "M": "ATG", "F": "TTC", "P": "CCC", "S": "AGC", "T": "ACC", "W": "TGG",
+         "Y": "TAC", "V": "GTG"}
+
+
+def test_a_nucleotide_record_is_refused_in_one_line_before_any_output(tmp_path, capsys):
+    from pslmodels.predict import NUCLEOTIDE_LIKE, nucleotide_share
+
+    (accession, protein), = [(a, s) for a, s in sethard_records(5) if set(s) <= set(CODON)][:1]
+    cdna = "".join(CODON[a] for a in protein)
+    fasta = tmp_path / "mixed.fasta"
+    mrna = cdna.replace("T", "U")
+    fasta.write_text(f">{accession}\n{protein}\n>{accession}_cDNA\n{cdna}\n>{accession}_mRNA\n{mrna}\n")
+    out = tmp_path / "out"
+    assert predict_cli.main([str(fasta), "--out", str(out), "--quiet"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and f"{fasta}: record 2 ({accession}_cDNA)" in err and "DNA or RNA" in err
+    assert not out.exists()
+    assert predict_cli.main([str(fasta), "--out", str(out), "--quiet", "--allow-nucleotide-like"]) == 0
+    assert len(pd.read_csv(out / "predictions.csv")) == 3
+    # no real protein comes near the threshold: the DeepLoc set and setHARD, 14,330 proteins
+    from pslmodels.data import read_fasta
+
+    real = max(nucleotide_share(p.sequence) for f in ("deeploc_data.fasta.gz", "setHARD.fasta.gz")
+               for p in read_fasta(SHARED / "data" / "deeploc" / f))
+    assert real < 0.75 < NUCLEOTIDE_LIKE
