@@ -49,7 +49,7 @@ from pslindex.errors import ArgumentParser, PslError, cli_main
 from pslindex.files import output_folder
 from pslindex.store import DEFAULT_INDEX_DIR
 from pslmodels.attribute import REPLACEMENTS, AttributionResult, make_method, rows_for_batch
-from pslmodels.data import Protein, batches, iter_fasta
+from pslmodels.data import MAX_LEN, Protein, batches, iter_fasta, truncate
 from pslmodels.runs import load_model, pick_device, set_threads
 
 COMMAND = "pslmodels.predict"
@@ -69,7 +69,8 @@ def nucleotide_share(sequence: str) -> float:
     return sum(sequence.count(c) for c in "ACGTUN") / max(len(sequence), 1)
 DEFAULT_MODEL = Path(__file__).resolve().parent / "shipped" / "default"
 METHODS = (*EXPLANATIONS, *REPLACEMENTS)
-PREDICTION_COLUMNS = ["record", "accession", "header", "length", "true_label", "pred_label", "confidence",
+PREDICTION_COLUMNS = ["record", "accession", "header", "length", "seen_residues", "truncated", "true_label",
+                      "pred_label", "confidence",
                       *(f"p_{c}" for c in CLASSES)]
 
 @dataclass
@@ -132,11 +133,26 @@ def chunks(items: Iterator, size: int) -> Iterator[list]:
         yield chunk
 
 
+def unseen_range(sequence: str) -> str:
+    """The 1-based residues the model never reads ("" when it reads them all), e.g. "501-710".
+
+    >>> unseen_range("M" * 1210), unseen_range("M" * 1000)
+    ('501-710', '')
+    """
+    _, kept = truncate(sequence)
+    if len(kept) == len(sequence):
+        return ""
+    return f"{MAX_LEN // 2 + 1}-{len(sequence) - (MAX_LEN - MAX_LEN // 2)}"
+
+
 def predictions_rows(proteins: list[Protein], probs: np.ndarray, first_record: int) -> pd.DataFrame:
     frame = pd.DataFrame({
         "record": np.arange(first_record, first_record + len(proteins), dtype=np.int64),
         "accession": [p.accession for p in proteins], "header": [p.header for p in proteins],
         "length": np.array([len(p.sequence) for p in proteins], dtype=np.int64),
+        # SPEC 3: a longer protein is read as its first and last 500 residues; the middle is never seen
+        "seen_residues": np.array([min(len(p.sequence), MAX_LEN) for p in proteins], dtype=np.int64),
+        "truncated": [unseen_range(p.sequence) for p in proteins],
         "true_label": pd.Series([p.label for p in proteins], dtype=object),
         "pred_label": [CLASSES[i] for i in probs.argmax(1)],
         "confidence": probs.max(1).astype(np.float64),
@@ -200,6 +216,7 @@ def predict(fasta: Path, out: Path, options: PredictOptions | None = None) -> di
     skipped: list[str] = []
     started = time.time()
     n = ig_rows = ig_unsound = 0
+    truncated: list[tuple[str, str]] = []
     # A first pass reads the whole file (seconds, against minutes of inference): a bad record deep in
     # it is one line now, before any work or progress output, and the bar knows its total.
     invalid: list[str] = []
@@ -222,6 +239,7 @@ def predict(fasta: Path, out: Path, options: PredictOptions | None = None) -> di
             for chunk in chunks(records, options.chunk):
                 probs, rows = explain_chunk(model, chunk, options, methods, run_id=run_id, device=device)
                 frame = predictions_rows(chunk, probs, n + 1)
+                truncated += [(r.accession, r.truncated) for r in frame.itertuples() if r.truncated]
                 _append(writers, "predictions.parquet", tmp, pa.Table.from_pandas(frame, preserve_index=False))
                 frame.to_csv(tmp / "predictions.csv", mode="a", index=False, header=n == 0, float_format="%.4f")
                 if rows:
@@ -247,7 +265,7 @@ def predict(fasta: Path, out: Path, options: PredictOptions | None = None) -> di
     return {**labelled_scores(out / "predictions.parquet"), "proteins": n, "seconds": seconds, "skipped": skipped,
             "duplicates": duplicates,
             "methods": [m.name for m in methods], "model": str(run_path), "hitrate": hitrate_summary,
-            "ig_rows": ig_rows, "ig_unsound": ig_unsound,
+            "ig_rows": ig_rows, "ig_unsound": ig_unsound, "truncated": truncated,
             "viewer": viewer}
 
 
@@ -307,8 +325,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--skip-invalid", action="store_true",
                         help="leave out records with letters outside the alphabet instead of stopping")
     parser.add_argument("--allow-nucleotide-like", action="store_true",
-                        help=f"predict records that are >= {NUCLEOTIDE_LIKE:.0%} A/C/G/T/U/N (refused by default: "
-                             "they look like DNA or RNA)")
+                        help=f"predict records that are at least {NUCLEOTIDE_LIKE * 100:.0f} percent A/C/G/T/U/N "
+                             "(refused by default: they look like DNA or RNA)")
     parser.add_argument("--out", type=Path, default=Path("predictions"), help="output folder (default predictions/)")
     parser.add_argument("--batch-size", type=int, default=d.batch_size)
     parser.add_argument("--chunk", type=int, default=d.chunk, help="proteins held in memory at a time")
@@ -351,6 +369,12 @@ def run(argv=None) -> int:
     print(f"predictions: {out / 'predictions.csv'} and {out / 'predictions.parquet'}")
     if summary["methods"]:
         print(f"explanations ({', '.join(summary['methods'])}): {out / 'attributions.parquet'}")
+    if summary["truncated"]:
+        listed = ", ".join(f"{a} ({r})" for a, r in summary["truncated"][:5])
+        more = f" and {len(summary['truncated']) - 5} more" if len(summary["truncated"]) > 5 else ""
+        print(f"warning: {len(summary['truncated'])} protein(s) longer than {MAX_LEN} residues: the model reads "
+              f"only their first and last {MAX_LEN // 2}, not residues {listed}{more} (column 'truncated')",
+              file=sys.stderr)
     if summary["ig_unsound"]:
         print(f"warning: IG does not add up for {summary['ig_unsound']} of {summary['ig_rows']} proteins (its "
               f"convergence delta exceeds {IG_TOLERANCE:g} of |f(x) - f(baseline)|; usual on recurrent models): "

@@ -94,7 +94,7 @@ def test_fasta_as_users_have_it(tmp_path, capsys):
     assert pred.true_label.isna().all()  # no DeepLoc label in these headers
     assert pred.header[0] == f"sp|{a1}|SOME_HUMAN A protein OS=Homo sapiens"
     # the same sequence gives the same prediction whatever its header or case
-    assert np.allclose(pred.iloc[1, 7:].astype(float), pred.iloc[3, 7:].astype(float))
+    assert np.allclose(pred.iloc[1, 9:].astype(float), pred.iloc[3, 9:].astype(float))
     att = pd.read_parquet(out / "attributions.parquet")
     assert att.true_label.isna().all() and att.sequence[0] == s1
 
@@ -124,7 +124,7 @@ def test_streaming_in_chunks_gives_the_same_files(tmp_path):
         a, b = pd.read_parquet(tmp_path / "one" / name), pd.read_parquet(tmp_path / "many" / name)
         assert list(a.accession) == list(b.accession)
         if name == "predictions.parquet":
-            assert np.allclose(a.iloc[:, 6:].to_numpy(float), b.iloc[:, 6:].to_numpy(float), atol=1e-6)
+            assert np.allclose(a.iloc[:, 8:].to_numpy(float), b.iloc[:, 8:].to_numpy(float), atol=1e-6)
         else:
             assert all(np.allclose(x, y, atol=1e-6, equal_nan=True) for x, y in zip(a.scores, b.scores, strict=True))
 
@@ -297,3 +297,19 @@ def test_a_nucleotide_record_is_refused_in_one_line_before_any_output(tmp_path, 
     real = max(nucleotide_share(p.sequence) for f in ("deeploc_data.fasta.gz", "setHARD.fasta.gz")
                for p in read_fasta(SHARED / "data" / "deeploc" / f))
     assert real < 0.75 < NUCLEOTIDE_LIKE
+
+
+def test_a_long_protein_is_flagged_with_the_residues_the_model_never_sees(tmp_path, capsys):
+    from pslmodels.data import read_fasta
+
+    long = next(p for p in read_fasta(SHARED / "data" / "deeploc" / "setHARD.fasta.gz") if len(p.sequence) > 1100)
+    short = next(p for p in read_fasta(SHARED / "data" / "deeploc" / "setHARD.fasta.gz") if len(p.sequence) < 400)
+    fasta = tmp_path / "q.fasta"
+    fasta.write_text(f">{long.accession}\n{long.sequence}\n>{short.accession}\n{short.sequence}\n")
+    assert predict_cli.main([str(fasta), "--out", str(tmp_path / "o"), "--quiet", "--view-limit", "0"]) == 0
+    unseen = f"501-{len(long.sequence) - 500}"
+    assert f"{long.accession} ({unseen})" in capsys.readouterr().err
+    rows = pd.read_csv(tmp_path / "o" / "predictions.csv", keep_default_na=False).set_index("accession")
+    assert rows.loc[long.accession, "truncated"] == unseen and rows.loc[long.accession, "seen_residues"] == 1000
+    assert rows.loc[short.accession, "truncated"] == ""
+    assert rows.loc[short.accession, "seen_residues"] == len(short.sequence)
