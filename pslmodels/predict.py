@@ -316,9 +316,9 @@ def build_parser() -> argparse.ArgumentParser:
                             formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("fasta", type=Path, help="FASTA file, plain or gzipped, any header style")
     parser.add_argument("--model", default=d.model, help="'default' (shipped bilstm-att) or a run directory")
-    parser.add_argument("--explain", nargs="*", choices=METHODS, default=None, metavar="METHOD",
-                        help=f"attribution methods ({', '.join(METHODS)}; default: attention when the model "
-                             "has it; --explain with no value: predictions only)")
+    parser.add_argument("--explain", nargs="*", choices=(*METHODS, "none"), default=None, metavar="METHOD",
+                        help=f"attribution methods ({', '.join(METHODS)}; default, and --explain alone: attention "
+                             "when the model has it; --explain none: predictions only)")
     parser.add_argument("--hitrate", action="store_true", help="hit rate of the explanations against --index")
     parser.add_argument("--index", type=Path, default=d.index, help="index folder for --hitrate (default data/index)")
     parser.add_argument("--controls", type=int, default=d.controls, help="hit-rate chance-control rotations")
@@ -342,7 +342,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def run(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    explain = None if args.explain is None else tuple(dict.fromkeys(args.explain))
+    # --explain alone: attention; --explain none: predictions only
+    explain = (None if args.explain is None or not args.explain else
+               () if args.explain == ["none"] else tuple(dict.fromkeys(args.explain)))
+    if "none" in (explain or ()):
+        raise PslError(f"--explain {' '.join(args.explain)}: 'none' stands alone (predictions only)")
     options = PredictOptions(model=args.model, explain=explain, hitrate=args.hitrate,
                              index=args.index, controls=args.controls, batch_size=args.batch_size, chunk=args.chunk,
                              view_limit=args.view_limit, skip_invalid=args.skip_invalid, device=args.device,

@@ -313,3 +313,14 @@ def test_a_long_protein_is_flagged_with_the_residues_the_model_never_sees(tmp_pa
     assert rows.loc[long.accession, "truncated"] == unseen and rows.loc[long.accession, "seen_residues"] == 1000
     assert rows.loc[short.accession, "truncated"] == ""
     assert rows.loc[short.accession, "seen_residues"] == len(short.sequence)
+
+
+def test_explain_alone_means_attention_and_none_means_predictions_only(tmp_path):
+    fasta = tmp_path / "q.fasta"
+    fasta.write_text("".join(f">{a}\n{s}\n" for a, s in sethard_records(2)))
+    assert predict_cli.main([str(fasta), "--out", str(tmp_path / "a"), "--quiet", "--view-limit", "0",
+                             "--explain"]) == 0
+    assert set(pd.read_parquet(tmp_path / "a" / "attributions.parquet").method) == {"attention"}
+    assert predict_cli.main([str(fasta), "--out", str(tmp_path / "n"), "--quiet", "--explain", "none"]) == 0
+    assert not (tmp_path / "n" / "attributions.parquet").exists() and (tmp_path / "n" / "predictions.csv").is_file()
+    assert predict_cli.main([str(fasta), "--out", str(tmp_path / "x"), "--quiet", "--explain", "none", "ig"]) == 2
