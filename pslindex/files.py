@@ -100,6 +100,9 @@ def write_json(path: str | Path, value) -> None:
         Path(tmp).write_text(json.dumps(value, indent=1) + "\n")
 
 
+# Called between output_folder's two renames when set; tests use it to kill a writer at the worst moment.
+BETWEEN_RENAMES = None
+
 OUTPUT_MARKER = ".psl-output"
 """Written into every output folder a command makes; names the command, so a re-run may replace it."""
 
@@ -136,19 +139,25 @@ def check_replaceable(path: str | Path, command: str, legacy: frozenset[str] = f
 
 
 def remove_stale_temporaries(path: Path) -> None:
-    """Delete the temporary folders of ``path`` left by writers that died (killed, power lost).
+    """Clean up after writers of ``path`` that died (killed, power lost), losing nothing.
 
     Only ``.NAME.tmp-PID-*`` / ``.NAME.old-PID-*`` folders whose process no longer runs: they are
-    this module's own, never a user's.
+    this module's own, never a user's. A writer killed between its two renames (the old result moved
+    aside, the new one not yet in place) leaves the only copy in ``.NAME.old-PID-*/NAME``: when
+    ``path`` is missing, that copy is put back first, and only then is the rest deleted.
     """
-    for pattern in (f".{path.name}.tmp-*-*", f".{path.name}.old-*-*"):
-        for stale in path.parent.glob(pattern):
+    for pattern in (f".{path.name}.old-*-*", f".{path.name}.tmp-*-*"):
+        for stale in sorted(path.parent.glob(pattern)):
             try:
                 pid = int(stale.name.rsplit("-", 2)[-2])
             except ValueError:
                 continue
-            if pid != os.getpid() and not _alive(pid) and stale.is_dir():
-                shutil.rmtree(stale, ignore_errors=True)
+            if pid == os.getpid() or _alive(pid) or not stale.is_dir():
+                continue
+            parked = stale / path.name
+            if ".old-" in stale.name and parked.is_dir() and not path.exists() and not path.is_symlink():
+                os.rename(parked, path)  # the previous result, restored
+            shutil.rmtree(stale, ignore_errors=True)
 
 
 def _alive(pid: int) -> bool:
@@ -187,6 +196,8 @@ def output_folder(path: str | Path, command: str, legacy: frozenset[str] = froze
             if path.exists():
                 old = Path(tempfile.mkdtemp(prefix=f".{path.name}.old-{os.getpid()}-", dir=path.parent))
                 os.rename(path, old / path.name)
+                if BETWEEN_RENAMES is not None:  # fault injection (tests): a writer dying right here
+                    BETWEEN_RENAMES()
             os.rename(tmp, path)
             if old is not None:
                 shutil.rmtree(old, ignore_errors=True)

@@ -107,6 +107,29 @@ def test_output_folder_failure_leaves_target_and_no_temporaries(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == [".out.lock", "out"]
 
 
+def test_a_writer_killed_between_its_renames_loses_nothing(tmp_path):
+    """The one window of output_folder: the old result moved aside, the new one not yet in. A writer killed
+    there leaves the only copy in .out.old-PID-*; the next writer puts it back before cleaning up."""
+    from pslindex.files import remove_stale_temporaries
+
+    out = tmp_path / "out"
+    with output_folder(out, "test") as tmp:
+        (tmp / "a.txt").write_text("first")
+    script = ("import os, signal, sys; from pathlib import Path; import pslindex.files as f; "
+              "f.BETWEEN_RENAMES = lambda: os.kill(os.getpid(), signal.SIGKILL)\n"
+              "with f.output_folder(Path(sys.argv[1]), 'test') as tmp: (tmp / 'a.txt').write_text('second')")
+    done = subprocess.run([sys.executable, "-c", script, str(out)], env=ENV, capture_output=True, text=True)
+    assert done.returncode == -signal.SIGKILL
+    parked = [p for p in tmp_path.iterdir() if p.name.startswith(".out.old-")]
+    assert not out.exists() and len(parked) == 1 and (parked[0] / "out" / "a.txt").read_text() == "first"
+    remove_stale_temporaries(out)
+    assert (out / "a.txt").read_text() == "first"
+    assert not [p for p in tmp_path.iterdir() if ".old-" in p.name or ".tmp-" in p.name]
+    with output_folder(out, "test") as tmp:  # and the next writer goes on as usual
+        (tmp / "a.txt").write_text("third")
+    assert (out / "a.txt").read_text() == "third"
+
+
 def test_concurrent_hitrate_runs_into_one_out(index, attributions, tmp_path):
     out = tmp_path / "shared-out"
     cmd = [sys.executable, "-m", "pslindex.hitrate", str(attributions), "--index", str(index), "--out", str(out)]
