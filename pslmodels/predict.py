@@ -133,6 +133,24 @@ def chunks(items: Iterator, size: int) -> Iterator[list]:
         yield chunk
 
 
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(frame: pd.DataFrame) -> pd.DataFrame:
+    """The text cells a spreadsheet would run as a formula (starting with = + - @, tab or CR; from FASTA
+    headers a user did not write) prefixed with an apostrophe, as spreadsheet tools expect. For the CSV
+    only: the Parquet file keeps the text as read.
+
+    >>> spreadsheet_safe(pd.DataFrame({"header": ["=HYPERLINK(1)", "P1 kinase"]})).header.tolist()
+    ["'=HYPERLINK(1)", 'P1 kinase']
+    """
+    out = frame.copy()
+    for column in ("accession", "header"):
+        if column in out:
+            out[column] = [f"'{v}" if isinstance(v, str) and v.startswith(FORMULA_START) else v for v in out[column]]
+    return out
+
+
 def unseen_range(sequence: str) -> str:
     """The 1-based residues the model never reads ("" when it reads them all), e.g. "501-710".
 
@@ -241,7 +259,8 @@ def predict(fasta: Path, out: Path, options: PredictOptions | None = None) -> di
                 frame = predictions_rows(chunk, probs, n + 1)
                 truncated += [(r.accession, r.truncated) for r in frame.itertuples() if r.truncated]
                 _append(writers, "predictions.parquet", tmp, pa.Table.from_pandas(frame, preserve_index=False))
-                frame.to_csv(tmp / "predictions.csv", mode="a", index=False, header=n == 0, float_format="%.4f")
+                spreadsheet_safe(frame).to_csv(tmp / "predictions.csv", mode="a", index=False, header=n == 0,
+                                               float_format="%.4f")
                 if rows:
                     table = attribution_table(rows)
                     _append(writers, "attributions.parquet", tmp, table)

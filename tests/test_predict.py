@@ -324,3 +324,16 @@ def test_explain_alone_means_attention_and_none_means_predictions_only(tmp_path)
     assert predict_cli.main([str(fasta), "--out", str(tmp_path / "n"), "--quiet", "--explain", "none"]) == 0
     assert not (tmp_path / "n" / "attributions.parquet").exists() and (tmp_path / "n" / "predictions.csv").is_file()
     assert predict_cli.main([str(fasta), "--out", str(tmp_path / "x"), "--quiet", "--explain", "none", "ig"]) == 2
+
+
+def test_spreadsheet_formulas_in_headers_are_written_safely(tmp_path):
+    (accession, sequence), = sethard_records(1)
+    fasta = tmp_path / "q.fasta"
+    fasta.write_text(f">=HYPERLINK(\"http://x\") {accession}\n{sequence}\n>+cmd|calc {accession}\n{sequence}\n"
+                     f">@SUM(A1) x\n{sequence}\n>P1 -5 kinase\n{sequence}\n")
+    assert predict_cli.main([str(fasta), "--out", str(tmp_path / "o"), "--quiet", "--explain", "none"]) == 0
+    csv = pd.read_csv(tmp_path / "o" / "predictions.csv")
+    assert all(not str(v).startswith(("=", "+", "@", "-")) for c in ("accession", "header") for v in csv[c])
+    assert csv.header[3] == "P1 -5 kinase"  # a minus inside a header is no formula
+    raw = pd.read_parquet(tmp_path / "o" / "predictions.parquet")
+    assert raw.header[0].startswith("=HYPERLINK")  # the Parquet file keeps the header as read
