@@ -97,7 +97,7 @@ class PredictOptions:
         for name in ("batch_size", "chunk"):
             if getattr(self, name) < 1:
                 raise PslError(f"--{name.replace('_', '-')} {getattr(self, name)}: must be at least 1")
-        for name in ("view_limit", "controls", "threads"):
+        for name in ("view_limit", "controls", "threads", "seed"):
             if getattr(self, name) < 0:
                 raise PslError(f"--{name.replace('_', '-')} {getattr(self, name)}: must be 0 or more")
         if self.ig_steps < 1:

@@ -139,6 +139,7 @@ def test_out_is_never_someone_elses_folder(tmp_path, capsys):
     assert "nothing was written" in capsys.readouterr().err and (mine / "notes.txt").read_text() == "keep me"
     for bad, message in ((["--batch-size", "0"], "--batch-size 0: must be at least 1"),
                          (["--explain", "magic"], "invalid choice: 'magic'"),
+                         (["--seed", "-1"], "--seed -1: must be 0 or more"),
                          (["--model", str(tmp_path / "nope")], "no such run directory"),
                          (["--hitrate", "--index", str(tmp_path / "noindex")], "noindex")):
         assert exit_code(predict_cli.main, [str(fasta), "--out", str(tmp_path / "x"), *bad]) == 2
