@@ -171,6 +171,29 @@ def _alive(pid: int) -> bool:
 
 
 @contextmanager
+def _exclusive(lock_path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``lock_path`` and remove the file when done (no lock file is left behind).
+
+    A waiter may have opened the file before the holder removed it: it then holds a lock on a file no
+    longer there, sees that, and starts over on the path's current file, so two holders never overlap.
+    """
+    while True:
+        handle = open(lock_path, "a")  # noqa: SIM115 - held across the yield
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            if os.fstat(handle.fileno()).st_ino == os.stat(lock_path).st_ino:
+                break
+        except FileNotFoundError:
+            pass
+        handle.close()
+    try:
+        yield
+    finally:
+        Path(lock_path).unlink(missing_ok=True)
+        handle.close()
+
+
+@contextmanager
 def output_folder(path: str | Path, command: str, legacy: frozenset[str] = frozenset()) -> Iterator[Path]:
     """Yield a private, empty temporary folder beside ``path``; on success it becomes ``path``.
 
@@ -189,8 +212,7 @@ def output_folder(path: str | Path, command: str, legacy: frozenset[str] = froze
     try:
         yield tmp
         (tmp / OUTPUT_MARKER).write_text(json.dumps({"command": command}) + "\n")
-        with open(path.parent / f".{path.name}.lock", "w") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)  # two writers of one --out swap one after the other
+        with _exclusive(path.parent / f".{path.name}.lock"):  # two writers of one --out swap one after the other
             check_replaceable(path, command, legacy)
             old = None
             if path.exists():

@@ -104,7 +104,7 @@ def test_output_folder_failure_leaves_target_and_no_temporaries(tmp_path):
         (tmp / "a.txt").write_text("second")
         raise RuntimeError("died")
     assert (out / "a.txt").read_text() == "first"
-    assert sorted(p.name for p in tmp_path.iterdir()) == [".out.lock", "out"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]  # no temporaries, no lock file
 
 
 def test_a_writer_killed_between_its_renames_loses_nothing(tmp_path):
