@@ -208,8 +208,9 @@ def primary_verdict(free_hits: pd.DataFrame, method: str, *, models=PRIMARY_MODE
                                                     for m, s in samples.items()), "n": n}
     if len(samples) < len(models) or n < min_proteins * len(models):
         missing = [m for m in models if m not in samples]
+        why = " (IG is left out where its scores do not add up)" if method == "ig" else ""
         return {**result, "verdict": "not judged: " + (f"no hit rates of {', '.join(missing)}" if missing
-                                                       else f"too few proteins (n={n})")}
+                                                       else f"too few proteins (n={n})") + why}
     estimate, reps = hierarchical_bootstrap(samples)
     lo95, hi95 = np.quantile(reps, [0.025, 0.975])
     lo90, hi90 = np.quantile(reps, [0.05, 0.95])
