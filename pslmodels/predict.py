@@ -27,6 +27,7 @@ when asked for, reads every row back at the end). Example::
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from collections import Counter
@@ -70,7 +71,7 @@ def nucleotide_share(sequence: str) -> float:
 DEFAULT_MODEL = Path(__file__).resolve().parent / "shipped" / "default"
 METHODS = (*EXPLANATIONS, *REPLACEMENTS)
 PREDICTION_COLUMNS = ["record", "accession", "header", "length", "seen_residues", "truncated", "true_label",
-                      "pred_label", "confidence",
+                      "pred_label", "confidence", "margin", "call", "class_reliability",
                       *(f"p_{c}" for c in CLASSES)]
 
 @dataclass
@@ -133,6 +134,19 @@ def chunks(items: Iterator, size: int) -> Iterator[list]:
         yield chunk
 
 
+# A prediction whose top class is less than this ahead of the second is called "uncertain". On the shipped
+# model's test partition, 11 % of the proteins fall below it, and 38 % of those are right (69 % above it).
+UNCERTAIN_MARGIN = 0.2
+
+
+def class_reliability(run_path: Path) -> dict[str, float]:
+    """The model's test F1 of each class (its metrics.json), the ``class_reliability`` column; {} if unknown."""
+    try:
+        return dict(json.loads((run_path / "metrics.json").read_text())["test"]["f1_per_class"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
+
+
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -163,7 +177,11 @@ def unseen_range(sequence: str) -> str:
     return f"{MAX_LEN // 2 + 1}-{len(sequence) - (MAX_LEN - MAX_LEN // 2)}"
 
 
-def predictions_rows(proteins: list[Protein], probs: np.ndarray, first_record: int) -> pd.DataFrame:
+def predictions_rows(proteins: list[Protein], probs: np.ndarray, first_record: int,
+                     reliability: dict[str, float] | None = None) -> pd.DataFrame:
+    top2 = np.sort(probs, axis=1)[:, -2:] if probs.shape[1] > 1 else np.zeros((len(probs), 2))
+    margin = (top2[:, 1] - top2[:, 0]).astype(np.float64)
+    predicted = [CLASSES[i] for i in probs.argmax(1)]
     frame = pd.DataFrame({
         "record": np.arange(first_record, first_record + len(proteins), dtype=np.int64),
         "accession": [p.accession for p in proteins], "header": [p.header for p in proteins],
@@ -172,8 +190,11 @@ def predictions_rows(proteins: list[Protein], probs: np.ndarray, first_record: i
         "seen_residues": np.array([min(len(p.sequence), MAX_LEN) for p in proteins], dtype=np.int64),
         "truncated": [unseen_range(p.sequence) for p in proteins],
         "true_label": pd.Series([p.label for p in proteins], dtype=object),
-        "pred_label": [CLASSES[i] for i in probs.argmax(1)],
+        "pred_label": predicted,
         "confidence": probs.max(1).astype(np.float64),
+        "margin": margin,
+        "call": ["uncertain" if m < UNCERTAIN_MARGIN else c for m, c in zip(margin, predicted, strict=True)],
+        "class_reliability": [float((reliability or {}).get(c, np.nan)) for c in predicted],
     })
     for j, name in enumerate(CLASSES):
         frame[f"p_{name}"] = probs[:, j].astype(np.float64)
@@ -230,6 +251,7 @@ def predict(fasta: Path, out: Path, options: PredictOptions | None = None) -> di
     device = pick_device(options.device)
     model.to(device)
     run_id = "default" if options.model == "default" else run_path.name
+    reliability = class_reliability(run_path)
     seen: Counter = Counter()
     skipped: list[str] = []
     started = time.time()
@@ -256,7 +278,7 @@ def predict(fasta: Path, out: Path, options: PredictOptions | None = None) -> di
         try:
             for chunk in chunks(records, options.chunk):
                 probs, rows = explain_chunk(model, chunk, options, methods, run_id=run_id, device=device)
-                frame = predictions_rows(chunk, probs, n + 1)
+                frame = predictions_rows(chunk, probs, n + 1, reliability)
                 truncated += [(r.accession, r.truncated) for r in frame.itertuples() if r.truncated]
                 _append(writers, "predictions.parquet", tmp, pa.Table.from_pandas(frame, preserve_index=False))
                 spreadsheet_safe(frame).to_csv(tmp / "predictions.csv", mode="a", index=False, header=n == 0,

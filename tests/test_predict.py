@@ -94,7 +94,8 @@ def test_fasta_as_users_have_it(tmp_path, capsys):
     assert pred.true_label.isna().all()  # no DeepLoc label in these headers
     assert pred.header[0] == f"sp|{a1}|SOME_HUMAN A protein OS=Homo sapiens"
     # the same sequence gives the same prediction whatever its header or case
-    assert np.allclose(pred.iloc[1, 9:].astype(float), pred.iloc[3, 9:].astype(float))
+    numbers = ["confidence", "margin", *(c for c in pred.columns if c.startswith("p_"))]
+    assert np.allclose(pred.loc[1, numbers].astype(float), pred.loc[3, numbers].astype(float))
     att = pd.read_parquet(out / "attributions.parquet")
     assert att.true_label.isna().all() and att.sequence[0] == s1
 
@@ -124,7 +125,8 @@ def test_streaming_in_chunks_gives_the_same_files(tmp_path):
         a, b = pd.read_parquet(tmp_path / "one" / name), pd.read_parquet(tmp_path / "many" / name)
         assert list(a.accession) == list(b.accession)
         if name == "predictions.parquet":
-            assert np.allclose(a.iloc[:, 8:].to_numpy(float), b.iloc[:, 8:].to_numpy(float), atol=1e-6)
+            numbers = ["confidence", "margin", *(c for c in a.columns if c.startswith("p_"))]
+            assert np.allclose(a[numbers].to_numpy(float), b[numbers].to_numpy(float), atol=1e-6)
         else:
             assert all(np.allclose(x, y, atol=1e-6, equal_nan=True) for x, y in zip(a.scores, b.scores, strict=True))
 
@@ -338,3 +340,22 @@ def test_spreadsheet_formulas_in_headers_are_written_safely(tmp_path):
     assert csv.header[3] == "P1 -5 kinase"  # a minus inside a header is no formula
     raw = pd.read_parquet(tmp_path / "o" / "predictions.parquet")
     assert raw.header[0].startswith("=HYPERLINK")  # the Parquet file keeps the header as read
+
+
+def test_margin_call_and_class_reliability(tmp_path):
+    """The columns that say how far to trust a call: margin (top-1 minus top-2), 'uncertain' under 0.2, and the
+    shipped model's test F1 of the predicted class (its metrics.json)."""
+    import json
+
+    from pslmodels.predict import UNCERTAIN_MARGIN
+
+    fasta = tmp_path / "q.fasta"
+    fasta.write_text("".join(f">{a}\n{s}\n" for a, s in sethard_records(60)))
+    assert predict_cli.main([str(fasta), "--out", str(tmp_path / "o"), "--quiet", "--explain", "none"]) == 0
+    pred = pd.read_parquet(tmp_path / "o" / "predictions.parquet")
+    probs = np.sort(pred[[c for c in pred.columns if c.startswith("p_")]].to_numpy(), axis=1)
+    assert np.allclose(pred.margin, probs[:, -1] - probs[:, -2])
+    uncertain = pred.margin < UNCERTAIN_MARGIN
+    assert (pred.call[uncertain] == "uncertain").all() and (pred.call[~uncertain] == pred.pred_label[~uncertain]).all()
+    f1 = json.loads((DEFAULT_MODEL / "metrics.json").read_text())["test"]["f1_per_class"]
+    assert np.allclose(pred.class_reliability, [f1[c] for c in pred.pred_label])
