@@ -50,6 +50,14 @@ def _check(options, **rules) -> None:
             raise PslError(f"--{name.replace('_', '-')} {value!r}: must be {must}")
 
 
+def _checked(options, kind):
+    """``options`` (or ``kind()``'s defaults), checked, and the dict that records a stage as done with them
+    (everything but ``progress``, which does not change a result)."""
+    options = options or kind()
+    options.check()
+    return options, {k: v for k, v in asdict(options).items() if k != "progress"}
+
+
 def _nonneg(v) -> bool:
     return isinstance(v, int) and v >= 0
 
@@ -141,9 +149,7 @@ def attribute_stage(run: RunDir, options: AttributeOptions | None = None) -> Pat
     """
     from pslmodels.attribute import attribute_proteins, kendall_tau, make_method
 
-    options = options or AttributeOptions()
-    options.check()
-    opts = {k: v for k, v in asdict(options).items() if k != "progress"}
+    options, opts = _checked(options, AttributeOptions)
     if options.packs:  # the stage is redone when the packs change
         from pslindex.files import file_checksum
 
@@ -246,9 +252,7 @@ def plausibility_stage(run: RunDir, options: PlausibilityOptions | None = None) 
     from pslmodels.plausibility import learn_priors, per_protein
     from pslmodels.signals import DEFAULT_SIGNALS, read_signals
 
-    options = options or PlausibilityOptions()
-    options.check()
-    opts = {k: v for k, v in asdict(options).items() if k != "progress"}
+    options, opts = _checked(options, PlausibilityOptions)
     if run.done("plausibility", opts):
         return run.file("plausibility_proteins.parquet")
     started = time.time()
@@ -372,9 +376,7 @@ def faithfulness_stage(run: RunDir, options: FaithfulnessOptions | None = None) 
     from pslindex.attributions import read_attributions
     from pslmodels.faithfulness import faithfulness
 
-    options = options or FaithfulnessOptions()
-    options.check()
-    opts = {k: v for k, v in asdict(options).items() if k != "progress"}
+    options, opts = _checked(options, FaithfulnessOptions)
     if run.done("faithfulness", opts):
         return run.file("faithfulness.parquet")
     started = time.time()
