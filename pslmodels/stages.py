@@ -383,7 +383,10 @@ def faithfulness_stage(run: RunDir, options: FaithfulnessOptions | None = None) 
     model, _ = run.load_model()
     attributions = read_attributions(run.file("attributions.parquet"), purpose="faithfulness")
     if options.proteins:
-        chosen = {p.accession for p in stratified_subset(run.split("test"), options.proteins, options.seed)}
+        # drawn from the attributed proteins (all of the test partition in the study, a subset in small runs)
+        attributed = set(attributions.accession)
+        pool = [p for p in run.split("test") if p.accession in attributed]
+        chosen = {p.accession for p in stratified_subset(pool, options.proteins, options.seed)}
         attributions = attributions[attributions.accession.isin(chosen)]
     frame = faithfulness(model, attributions, perturbations=(options.perturbation,), seed=options.seed,
                          device=pick_device(options.device), progress=options.progress)
