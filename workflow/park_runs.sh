@@ -15,5 +15,6 @@ for run in runs/study/*/; do
   cp "$run"/last.pt "$run"/config.json "$tmp"/
   for f in best.pt model.pt; do [ -f "$run/$f" ] && cp "$run/$f" "$tmp/"; done
   rm -rf "$dest" && mkdir -p "$(dirname "$dest")" && mv "$tmp" "$dest"
-  echo "$dest (after epoch $(grep -c '^epoch' "runs/study/$name.log" 2>/dev/null || echo '?'))"
+  epoch=$(.venv/bin/python -c "import sys, torch; print(torch.load(sys.argv[1], map_location='cpu', weights_only=True)['epoch'])" "$dest/last.pt" 2>/dev/null || echo '?')
+  echo "$dest (after epoch $epoch)"
 done
