@@ -13,19 +13,19 @@ def test_demo_end_to_end(tmp_path, capsys, debian_index):
     index = debian_index
     run_dir = tmp_path / "run"
     args = ["--run-dir", str(run_dir), "--index", str(index), "--epochs", "1", "--max-train", "40",
-            "--max-eval", "30", "--test-proteins", "40", "--ig-proteins", "6", "--device", "cpu"]
+            "--max-eval", "30", "--test-proteins", "24", "--ig-proteins", "4", "--device", "cpu"]
     assert demo.main(args) == 0
     out = capsys.readouterr().out
     for expected in ("Table 1 (official DeepLoc test partition, n=30)", "Attention diagnostics", "permuted",
-                     "Kendall tau, attention vs occlusion, 6 proteins",
+                     "Kendall tau, attention vs occlusion, 4 proteins",
                      "IG completeness:", "wrong, vs predicted", "viewer:", "demo finished",
                      "beside its chance control", "margin over the best positional baseline", "n-ramp"):
         assert expected in out
     con = duckdb.connect(str(run_dir / "hitrate" / "hitrates.duckdb"), read_only=True)
     methods = {m for (m,) in con.execute("SELECT DISTINCT method FROM attributions").fetchall()}
     assert methods == {"attention", "shifted", "permuted", "random", "random-logits", "uniform", "ig", "occlusion"}
-    sound = int((~unsound_ig(pd.read_parquet(run_dir / "attributions.parquet"))).sum()) - 6 * 40 - 6
-    assert con.execute("SELECT count(*) FROM attributions").fetchall()[0][0] == 6 * 40 + 6 + sound
+    sound = int((~unsound_ig(pd.read_parquet(run_dir / "attributions.parquet"))).sum()) - 6 * 24 - 4
+    assert con.execute("SELECT count(*) FROM attributions").fetchall()[0][0] == 6 * 24 + 4 + sound
     accession = con.execute("SELECT accession FROM attributions LIMIT 1").fetchall()[0][0]
     con.close()
     if shutil.which("mmseqs"):

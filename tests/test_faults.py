@@ -277,8 +277,7 @@ def test_report_with_a_damaged_run_changes_nothing(tmp_path, capsys, damage, mes
     from pslmodels import report
 
     runs = tmp_path / "runs"
-    for name in ("mlp-uniform-s0", "mlp-trained-s0"):
-        shutil.copytree(REPO / "reports" / "study" / "runs" / name, runs / name)
+    shutil.copytree(REPO / "reports" / "study" / "runs" / "mlp-trained-s0", runs / "mlp-trained-s0")
     out = tmp_path / "rep" / "study.md"
     assert report.main([str(runs), "--out", str(out)]) == 0
     capsys.readouterr()
