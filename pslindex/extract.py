@@ -131,6 +131,31 @@ def extract_peptides_paper(sequence: str, scores, *, k: float = 2.0, flank: int 
     return merge_intervals(sequence, ((max(int(i) - flank, 0), min(int(i) + flank + 1, len(r))) for i in selected))
 
 
+def aa_permute_scores(sequence: str, scores, rng: np.random.Generator) -> np.ndarray:
+    """The seen scores permuted among residues of the same amino acid; NaN stays NaN.
+
+    The composition control of SPEC 11.4: every amino acid keeps the scores it had, where they fall
+    among its residues is random. A method whose peptides beat their rotations but not these copies
+    scores residue types, not places. Shape (L,), float64.
+
+    >>> out = aa_permute_scores("AKAKA", np.array([1.0, 2.0, 3.0, 4.0, 5.0]), np.random.default_rng(0))
+    >>> sorted(out[[0, 2, 4]].tolist()), sorted(out[[1, 3]].tolist())
+    ([1.0, 3.0, 5.0], [2.0, 4.0])
+    """
+    out = np.array(scores, dtype=np.float64)
+    letters = np.frombuffer(sequence.encode("ascii"), np.uint8)
+    seen = ~np.isnan(out)
+    for letter in np.unique(letters[seen]):
+        where = np.flatnonzero(seen & (letters == letter))
+        out[where] = out[rng.permutation(where)]
+    return out
+
+
+# The chance controls a hit rate compares a row with (SPEC 9.2, 11.4): name -> scores of one control copy.
+CONTROLS = {"rotation": lambda sequence, scores, rng: rotate_scores(scores, rng),
+            "aa-permuted": aa_permute_scores}
+
+
 def rotate_scores(scores, rng: np.random.Generator) -> np.ndarray:
     """The seen scores rotated by a random offset in [1, n) over the n seen positions; NaN stays NaN.
 

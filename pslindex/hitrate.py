@@ -2,7 +2,7 @@
 
 ``python -m pslindex.hitrate attributions.parquet [--index data/index] [--label true|pred|both]
 [--window 5 --k 2] [--merge-adjacent] [--protocol spec|paper] [--exclude-homologs] [--controls 20]
-[--profile] [--out results/hitrate]``
+[--control rotation|aa-permuted] [--profile] [--out results/hitrate]``
 
 ``--protocol paper`` computes what the authors' released code computes (SPEC 10: single residues
 above mean + 2 sd with 2 on each side, all of a protein's peptides pooled, entries weighted
@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -38,7 +39,7 @@ import pandas as pd
 from pslindex.attributions import IG_TOLERANCE, drop_unsound_ig, protein_groups, read_attributions
 from pslindex.classes import CLASSES
 from pslindex.errors import ArgumentParser, PslError, cli_main
-from pslindex.extract import extract_by_protocol, rotate_scores
+from pslindex.extract import CONTROLS, extract_by_protocol
 from pslindex.files import check_replaceable, output_folder
 from pslindex.homologs import HomologCache, HomologOptions, mmseqs_version, sequence_sha
 from pslindex.matcher import KmerIndex
@@ -49,8 +50,12 @@ from pslindex.store import DEFAULT_INDEX_DIR, index_file, open_index
 COMMAND = "pslindex.hitrate"
 HITRATE_FILES = frozenset({"hitrates.duckdb", "hitrates.parquet"})  # an --out folder of a run before markers
 def peptides_table(df: pd.DataFrame, *, window: int = 5, k: float = 2.0, merge_adjacent: bool = False,
-                   controls: int = 0, seed: int = 0, protocol: str = "spec") -> pd.DataFrame:
+                   controls: int = 0, seed: int = 0, protocol: str = "spec", control: str = "rotation"
+                   ) -> pd.DataFrame:
     """Extract peptides from every row, and from ``controls`` seeded rotations of its scores (SPEC 9.2).
+
+    ``control`` "aa-permuted": the copies permute the scores among residues of the same amino acid instead
+    (SPEC 11.4; :data:`pslindex.extract.CONTROLS`); they take the place of the rotations everywhere.
 
     Returns columns ``row_id, rotation, peptide_id, start, end, peptide``; ``rotation`` 0 is the
     row's own scores, 1..R its rotations (the rotations of row i are the same whatever the other
@@ -63,7 +68,7 @@ def peptides_table(df: pd.DataFrame, *, window: int = 5, k: float = 2.0, merge_a
         scores = np.asarray(scores, dtype=np.float64)
         rng = np.random.default_rng([seed, row_id])
         for rotation in range(controls + 1):
-            values = scores if rotation == 0 else rotate_scores(scores, rng)
+            values = scores if rotation == 0 else CONTROLS[control](sequence, scores, rng)
             for p in extract_by_protocol(sequence, values, protocol=protocol, window=window, k=k,
                                          merge_adjacent=merge_adjacent):
                 rows.append((row_id, rotation, p.start, p.end, p.peptide))
@@ -280,6 +285,7 @@ class HitRateOptions:
     merge_adjacent: bool = False
     beta: str = "spec"            # spec: SPEC 7's beta; none: every matching entry weighs 1 (SPEC 9.1)
     controls: int = 20            # rotations per row (SPEC 9.2); 0: none
+    control: str = "rotation"     # rotation (SPEC 9.2) or aa-permuted (SPEC 11.4): what the control copies are
     seed: int = 0
     exclude_homologs: bool = False
     protocol: str = "spec"        # spec: SPEC 6-7; paper: the authors' extraction and hit rate (SPEC 10)
@@ -295,6 +301,8 @@ class HitRateOptions:
             raise PslError(f"--controls {self.controls}: must be 0 (none) or more")
         if self.seed < 0:  # numpy's generators take non-negative seeds only
             raise PslError(f"--seed {self.seed}: must be 0 or more")
+        if self.control not in CONTROLS:
+            raise PslError(f"--control {self.control!r}: choose {' or '.join(CONTROLS)}")
         if self.protocol not in ("spec", "paper"):
             raise PslError(f"--protocol {self.protocol!r}: choose spec or paper")
         if self.protocol == "paper" and self.beta != "spec":
@@ -415,11 +423,11 @@ def compute(attributions: pd.DataFrame, index_dir: Path, out_file: Path, options
     require_locations(index_dir)
     peptides = peptides_table(attributions, window=options.window, k=options.k,
                               merge_adjacent=options.merge_adjacent, controls=options.controls, seed=options.seed,
-                              protocol=options.protocol)
+                              protocol=options.protocol, control=options.control)
     rows = attributions.drop(columns=["scores", "probs"]).assign(
         row_id=np.arange(len(attributions)), sequence_sha=[sequence_sha(s) for s in attributions.sequence])
     settings = {"window": options.window, "k": options.k, "merge_adjacent": options.merge_adjacent,
-                "beta": options.beta, "controls": options.controls, "seed": options.seed,
+                "beta": options.beta, "controls": options.controls, "control": options.control, "seed": options.seed,
                 "exclude_homologs": options.exclude_homologs, "protocol": options.protocol}
     homologs = EMPTY_HOMOLOGS
     if options.exclude_homologs:
@@ -478,9 +486,12 @@ def compute(attributions: pd.DataFrame, index_dir: Path, out_file: Path, options
 
 
 def hitrate_folder(attributions: str | Path, index_dir: Path, out: Path, options: HitRateOptions = HitRateOptions(),
-                   *, labels: str = "both", profile: bool = False, progress: bool = False
+                   *, labels: str = "both", profile: bool = False, progress: bool = False,
+                   add_rows: Callable[[pd.DataFrame], pd.DataFrame] | None = None
                    ) -> tuple[pd.DataFrame, dict, int]:
     """The hit-rate stage: read ``attributions`` (SPEC 5), write ``out/`` (hitrates.duckdb, hitrates.parquet).
+
+    ``add_rows``: rows derived from the ones read (e.g. the oracle of SPEC 11.1), scored with them.
 
     Everything is checked before ``out`` is touched; ``out`` is replaced only when absent or a previous
     hit-rate result (the output rule of :func:`pslindex.files.output_folder`). Returns the grouped
@@ -493,6 +504,8 @@ def hitrate_folder(attributions: str | Path, index_dir: Path, out: Path, options
         meta = index.meta()
     require_locations(index_dir)
     frame, void = drop_unsound_ig(read_attributions(attributions, purpose="the hit rate"))
+    if add_rows is not None:
+        frame = pd.concat([frame, add_rows(frame)], ignore_index=True)
     if void:  # README "Integrated Gradients on recurrent models": scores that do not add up are not evidence
         print(f"{attributions}: {void} IG rows left out: their convergence delta exceeds {IG_TOLERANCE:g} of "
               "|f(x) - f(baseline)|")
@@ -523,6 +536,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="spec: weight 1/|offset| (SPEC 7); none: every matching entry weighs 1 (SPEC 9.1)")
     parser.add_argument("--controls", type=int, default=d.controls,
                         help="rotations of each row's scores as its chance control (SPEC 9.2; default 20, 0: none)")
+    parser.add_argument("--control", choices=tuple(CONTROLS), default=d.control,
+                        help="the control copies: rotations of the scores (SPEC 9.2, default) or the scores permuted "
+                             "among residues of the same amino acid (aa-permuted, SPEC 11.4)")
     parser.add_argument("--seed", type=int, default=d.seed, help="seed of the rotations and the bootstrap")
     parser.add_argument("--protocol", choices=("spec", "paper"), default=d.protocol,
                         help="spec: SPEC 6-7 (default); paper: the authors' extraction and hit rate (SPEC 10)")
@@ -562,7 +578,8 @@ def format_groups(groups: pd.DataFrame) -> str:
 def run(argv=None) -> int:
     args = build_parser().parse_args(argv)
     options = HitRateOptions(window=args.window, k=args.k, merge_adjacent=args.merge_adjacent, beta=args.beta,
-                             controls=args.controls, seed=args.seed, exclude_homologs=args.exclude_homologs,
+                             controls=args.controls, control=args.control, seed=args.seed,
+                             exclude_homologs=args.exclude_homologs,
                              protocol=args.protocol,
                              homologs=HomologOptions(evalue=args.homolog_evalue, sensitivity=args.homolog_sensitivity,
                                                      max_seqs=args.homolog_max_seqs, threads=args.threads))
@@ -574,8 +591,9 @@ def run(argv=None) -> int:
     how = ("the authors' protocol (SPEC 10: residues > mean + k sd with 2 on each side, entries weighted "
            "min(len/|d|, 1), the protein itself kept)" if options.protocol == "paper" else
            f"window {options.window}, beta {options.beta}")
+    copies = "rotations" if options.control == "rotation" else "aa-permuted copies"
     print(f"Hit rate, {how}, k {options.k:g}, {options.controls} control "
-          f"rotations per row, homologs {'excluded' if options.exclude_homologs else 'kept'}; "
+          f"{copies} per row, homologs {'excluded' if options.exclude_homologs else 'kept'}; "
           f"{n_rows} rows in {time.time() - started:.1f} s")
     print(format_groups(groups))
     print(f"\nresults: {out / 'hitrates.duckdb'} and {out / 'hitrates.parquet'}")

@@ -35,6 +35,7 @@ from pslmodels.paper import (
 )
 from pslmodels.plausibility import format_margins, format_table, positional_margins, summarize
 from pslmodels.plots import pyplot
+from pslmodels.signals import ORACLE
 from pslmodels.verdict import (
     EQUIVALENCE_MARGIN,
     PRIMARY_MODELS,
@@ -239,6 +240,7 @@ VERDICT_QUESTIONS = {  # column -> which file answers it (see verdicts_table)
     "hit rate vs its rotations (SPEC 7, 9.2)": "hits",
     "same, homologs left out (SPEC 9.1)": "homolog_hits",
     "same, homologs left out, position-free (SPEC 9.1)": "free_hits",
+    "that against aa-permuted copies, not rotations (SPEC 11.4)": "aa_hits",
     "authors' protocol vs its rotations (SPEC 10)": "paper_hits",
     "signal AUPRC vs position alone (SPEC 9.3)": "margins",
 }
@@ -287,22 +289,24 @@ def seed_agreement(words) -> str:
 
 
 def verdicts_table(hits: pd.DataFrame, homolog_hits: pd.DataFrame, paper_hits: pd.DataFrame,
-                   margins: pd.DataFrame, methods: tuple[str, ...] = EXPLANATIONS,
-                   seed_margins: pd.DataFrame | None = None, free_hits: pd.DataFrame | None = None
-                   ) -> pd.DataFrame:
+                   margins: pd.DataFrame, methods: tuple[str, ...] = (*EXPLANATIONS, ORACLE),
+                   seed_margins: pd.DataFrame | None = None, free_hits: pd.DataFrame | None = None,
+                   aa_hits: pd.DataFrame | None = None) -> pd.DataFrame:
     """Every claim of the study beside the control that could overturn it, one row per (model, method).
 
     Hit-rate columns: the method's hit rate minus the same protein's scores rotated (SPEC 9.2), on the proteins
     the model classified correctly, against the true label (Table 2's group); under SPEC 7, SPEC 7 with each
     protein's homologs left out (SPEC 9.1), the same position-free (``free_hits``: every matching entry weighing
-    1, SPEC 9.1), and the authors' protocol (SPEC 10). Last column: AUPRC on any
+    1, SPEC 9.1), that against copies with the scores permuted among residues of the same amino acid instead of
+    rotated (``aa_hits``, SPEC 11.4), and the authors' protocol (SPEC 10). Last column: AUPRC on any
     annotated sorting signal minus the best positional baseline (SPEC 9.3). Each cell
     :func:`interval_verdict` over the proteins of all seeds pooled (n counts a protein once per seed); "-" where
     not computed. Where a model has several seeds, each cell also counts the verdicts of its seeds alone (hit
     rates from ``seed`` of the hit-rate frames; margins from ``seed_margins``, :func:`positional_margins` per
     seed with a ``seed`` column), so a verdict carried by one seed shows.
     """
-    sources = {"hits": hits, "homolog_hits": homolog_hits, "paper_hits": paper_hits, "free_hits": free_hits}
+    sources = {"hits": hits, "homolog_hits": homolog_hits, "paper_hits": paper_hits, "free_hits": free_hits,
+               "aa_hits": aa_hits}
     correct, correct_seeds = {}, {}
     for key, frame in sources.items():
         if frame is None or frame.empty:
@@ -546,6 +550,7 @@ def write_report(roots: list[Path], out: Path) -> Path:
     paper_hits = read_per_run(runs, "hitrate-paper/hitrates.parquet")
     homolog_hits = read_per_run(runs, "hitrate-homologs-excluded/hitrates.parquet")
     free_hits = read_per_run(runs, "hitrate-homologs-excluded-position-free/hitrates.parquet")
+    aa_hits = read_per_run(runs, "hitrate-homologs-excluded-position-free-aa-permuted/hitrates.parquet")
     plaus = read_per_run(runs, "plausibility_proteins.parquet")
     faith = read_per_run(runs, "faithfulness.parquet")
     seeds = sorted(runs.seed.unique())
@@ -578,9 +583,10 @@ def write_report(roots: list[Path], out: Path) -> Path:
         seed_margins = pd.concat([positional_margins(part, metrics=("auprc",)).assign(seed=seed)
                                   for seed, part in any_signal.groupby("seed")], ignore_index=True)
     verdicts = verdicts_table(hits, homolog_hits, paper_hits, margins, seed_margins=seed_margins,
-                              free_hits=free_hits)
+                              free_hits=free_hits, aa_hits=aa_hits)
     calibration = calibration_table({"SPEC 7": hits, "SPEC 7, homologs left out": homolog_hits,
-                                     "same, position-free": free_hits, "authors' protocol": paper_hits})
+                                     "same, position-free": free_hits, "that vs aa-permuted copies": aa_hits,
+                                     "authors' protocol": paper_hits})
     overall = calibration.iloc[-1]
     calibration_note = (
         f"\n**Calibration (SPEC 11.3): the rows that carry no information reject more often than 5 %** "
@@ -599,8 +605,11 @@ def write_report(roots: list[Path], out: Path) -> Path:
             f"proteins). Beside the 95 % interval, an equivalence test against +-{EQUIVALENCE_MARGIN:g} (two "
             "one-sided tests: the 90 % interval inside the margin). IG is judged only on the proteins where it "
             "adds up, which on these recurrent models are too few; `occlusion` is the exact attribution beside "
-            "it. Everything after this section is secondary.\n",
-            markdown(primary_table(free_hits, EXPLANATIONS)),
+            "it. Everything after this section is secondary. The last row is the positive control (SPEC 11.1): "
+            f"`{ORACLE}` scores 1 on the residues of the protein's annotated sorting signals and 0 elsewhere (only "
+            "proteins with annotations have peptides), the row a method would have to match; if it is not above "
+            "chance, the hit rate cannot see real signals at this n and a method's 'not above' says nothing.\n",
+            markdown(primary_table(free_hits, (*EXPLANATIONS, ORACLE))),
             calibration_note,
         ]
     if not verdicts.empty:
@@ -612,7 +621,9 @@ def write_report(roots: list[Path], out: Path) -> Path:
             "proteins each model classified correctly, against the true label (Table 2's group), minus the same "
             "protein's scores rotated to random places (SPEC 9.2); under SPEC 7, with each protein's homologs "
             "left out of the index (SPEC 9.1), the same with every matching entry weighing 1 instead of SPEC 7's "
-            "position weight (position-free, SPEC 9.1), and under the authors' protocol (SPEC 10). Signal AUPRC: any "
+            "position weight (position-free, SPEC 9.1), that against copies with the protein's scores permuted among "
+            "residues of the same amino acid instead of rotated (SPEC 11.4: a method that beats its rotations but "
+            "not these scores residue types, not places), and under the authors' protocol (SPEC 10). Signal AUPRC: any "
             "annotated sorting signal, minus the best content-free positional baseline (SPEC 9.3). Proteins of all "
             "seeds are pooled (n counts a protein once per seed); where a model has several seeds, `seeds:` counts "
             "the verdict each seed reaches alone. Each hit-rate cell also gives its Benjamini-Hochberg q-value "

@@ -52,3 +52,48 @@ def read_signals(path: str | Path = DEFAULT_SIGNALS) -> pd.DataFrame:
 def signal_accessions(path: str | Path = DEFAULT_SIGNALS) -> set[str]:
     """Accessions with sorting-signal annotations."""
     return set(read_signals(path).accession)
+
+
+# SPEC 11.1's positive control: the attribution a method would have to match to find real biology.
+ORACLE = "oracle-signal"
+
+
+def oracle_rows(attributions: pd.DataFrame, signals: pd.DataFrame) -> pd.DataFrame:
+    """``oracle-signal`` rows (SPEC 11.1) for the proteins of ``attributions`` with annotated sorting signals.
+
+    For each (run, protein) whose accession and sequence match an annotation of ``signals``
+    (:func:`read_signals`), one row scoring 1 on its signal residues and 0 elsewhere, NaN where the model
+    did not look; the prediction (``pred_label``, ``probs``) is copied from the protein's first explanation
+    row (attention, IG or occlusion: the model's own prediction, not one under replaced weights).
+    Proteins without an annotation get no row, so the oracle has no peptides there. Same columns as
+    ``attributions``. Under SPEC 6 (residues above mean + 2 sd) a 0/1 score yields peptides only where
+    signals cover under 20 % of the residues seen: long transmembrane or GPI-anchored stretches give none.
+
+    >>> signals = pd.DataFrame({"accession": ["P1"], "sequence": ["MKLV"],
+    ...                         "codes": [np.array([1, 1, 0, 0], np.uint8)]})
+    >>> rows = pd.DataFrame({"run_id": "r", "model": "m", "method": ["attention", "attention"],
+    ...                      "accession": ["P1", "P2"], "sequence": ["MKLV", "MKLA"], "true_label": "Nucleus",
+    ...                      "pred_label": "Nucleus", "probs": None,
+    ...                      "scores": [np.array([.1, .2, .3, np.nan]), np.zeros(4)]})
+    >>> oracle_rows(rows, signals)[["method", "accession", "scores"]].to_dict("records")
+    [{'method': 'oracle-signal', 'accession': 'P1', 'scores': array([ 1.,  1.,  0., nan], dtype=float32)}]
+    """
+    from pslindex.attributions import EXPLANATIONS
+
+    known = dict(zip(signals.accession, zip(signals.sequence, signals.codes, strict=True), strict=True))
+    explained = attributions[attributions.method.isin(EXPLANATIONS) & attributions.accession.isin(known)]
+    first = explained.drop_duplicates([c for c in ("run_id", "model", "accession") if c in explained])
+    first = first[np.array([known[a][0] == s for a, s in zip(first.accession, first.sequence, strict=True)],
+                           dtype=bool)]
+
+    def scores(accession, seen):
+        values = (known[accession][1] != 0).astype(np.float32)
+        values[np.isnan(np.asarray(seen, dtype=np.float64))] = np.nan
+        return values
+
+    out = first.assign(method=ORACLE, scores=[scores(a, s) for a, s in zip(first.accession, first.scores,
+                                                                               strict=True)])
+    for column in ("ig_delta", "ig_change"):
+        if column in out:
+            out[column] = None
+    return out.reset_index(drop=True)

@@ -19,6 +19,7 @@ import shutil
 import sys
 import time
 from dataclasses import asdict, dataclass, fields
+from functools import partial
 from pathlib import Path
 
 import pandas as pd
@@ -30,6 +31,7 @@ from pslindex.store import DEFAULT_INDEX_DIR
 from pslmodels.data import stratified_subset
 from pslmodels.model import ARCHS
 from pslmodels.runs import RunDir, pick_device, set_threads
+from pslmodels.signals import oracle_rows, read_signals
 
 # What attribution methods the attribute stage runs on a model that pools with trained attention
 # (Integrated Gradients runs on every model, on the IG subset).
@@ -60,6 +62,10 @@ def _checked(options, kind):
 
 def _nonneg(v) -> bool:
     return isinstance(v, int) and v >= 0
+
+
+def _count_or_none(v) -> bool:  # a number of proteins: 0 = all, -1 = none
+    return isinstance(v, int) and v >= -1
 
 
 def _positive(v) -> bool:
@@ -101,7 +107,7 @@ def diagnose_stage(run: RunDir, options: DiagnoseOptions | None = None) -> Path 
 @dataclass
 class AttributeOptions:
     proteins: int = 0            # test proteins for the attention methods (0 = all)
-    ig_proteins: int = 200       # of which Integrated Gradients (0 = all of them)
+    ig_proteins: int = 200       # of which Integrated Gradients (0 = all of them; -1 = none)
     ig_steps: int = 32           # one retry with twice the steps where the completeness error is large
     occlusion_proteins: int = 0  # of which occlusion (0 = all of them; -1 = none)
     packs: str = ""              # a folder of scores packs (<run>-<method>.npz, workflow/device_study.sh)
@@ -110,8 +116,8 @@ class AttributeOptions:
     progress: bool = False
 
     def check(self):
-        _check(self, proteins=(_nonneg, ">= 0"), ig_proteins=(_nonneg, ">= 0"), ig_steps=(_positive, ">= 1"),
-               occlusion_proteins=(lambda v: isinstance(v, int) and v >= -1, ">= -1"), seed=(_nonneg, ">= 0"))
+        _check(self, proteins=(_nonneg, ">= 0"), ig_proteins=(_count_or_none, ">= -1"), ig_steps=(_positive, ">= 1"),
+               occlusion_proteins=(_count_or_none, ">= -1"), seed=(_nonneg, ">= 0"))
         if self.packs and not Path(self.packs).is_dir():
             raise PslError(f"--packs {self.packs}: no such folder")
 
@@ -171,7 +177,9 @@ def attribute_stage(run: RunDir, options: AttributeOptions | None = None) -> Pat
                                              packs=options.packs, device=device, progress=options.progress))
     attributions = pd.concat(frames, ignore_index=True)
     out = write_attributions(attributions, run.file("attributions.parquet"))
-    outputs = [out.name, run.write_frame("ig_completeness.parquet", ig_completeness(attributions)).name]
+    outputs = [out.name]
+    if options.ig_proteins >= 0:
+        outputs.append(run.write_frame("ig_completeness.parquet", ig_completeness(attributions)).name)
     if model.has_attention:
         outputs.append(run.write_frame("kendall_tau.parquet", kendall_tau(attributions)).name)
     run.mark_done("attribute", opts, outputs, started)
@@ -195,20 +203,28 @@ class HitRateStageOptions:
     protocol: str = "spec"            # spec | paper (SPEC 10)
     exclude_homologs: bool = False    # SPEC 9.1 (MMseqs2)
     beta: str = "spec"                # spec: SPEC 7's position weight; none: every entry weighs 1 (SPEC 9.1)
-    controls: int = 20                # chance-control rotations per row (SPEC 9.2)
+    controls: int = 20                # chance-control copies per row (SPEC 9.2)
+    control: str = "rotation"         # rotation (SPEC 9.2) or aa-permuted (SPEC 11.4)
+    oracle: bool = True               # also the oracle-signal rows of the annotated proteins (SPEC 11.1)
     seed: int = 0
 
     def check(self):
         _check(self, protocol=(lambda v: v in ("spec", "paper"), "spec or paper"),
                beta=(lambda v: v in ("spec", "none"), "spec or none"),
+               control=(lambda v: v in ("rotation", "aa-permuted"), "rotation or aa-permuted"),
                controls=(_nonneg, ">= 0"), seed=(_nonneg, ">= 0"))
 
 
-def hitrate_dir(protocol: str = "spec", exclude_homologs: bool = False, beta: str = "spec") -> str:
+def hitrate_dir(protocol: str = "spec", exclude_homologs: bool = False, beta: str = "spec",
+                control: str = "rotation") -> str:
     """The folder a hit-rate variant is written to: ``hitrate``, ``hitrate-paper``, ``...-homologs-excluded``,
-    ``...-position-free`` (``beta`` none)."""
+    ``...-position-free`` (``beta`` none), ``...-aa-permuted`` (the composition control of SPEC 11.4).
+
+    >>> hitrate_dir("spec", True, "none", "aa-permuted")
+    'hitrate-homologs-excluded-position-free-aa-permuted'
+    """
     return ("hitrate" + ("-paper" if protocol == "paper" else "") + ("-homologs-excluded" if exclude_homologs else "")
-            + ("-position-free" if beta == "none" else ""))
+            + ("-position-free" if beta == "none" else "") + ("-aa-permuted" if control == "aa-permuted" else ""))
 
 
 def hitrate_stage(run: RunDir, options: HitRateStageOptions | None = None, *, progress: bool = False
@@ -218,14 +234,19 @@ def hitrate_stage(run: RunDir, options: HitRateStageOptions | None = None, *, pr
 
     options = options or HitRateStageOptions()
     options.check()
-    name = hitrate_dir(options.protocol, options.exclude_homologs, options.beta)
+    name = hitrate_dir(options.protocol, options.exclude_homologs, options.beta, options.control)
     opts = asdict(options)
     if run.done(name, opts):
         return run.file(name)
     started = time.time()
     hit = HitRateOptions(protocol=options.protocol, exclude_homologs=options.exclude_homologs, beta=options.beta,
-                         controls=options.controls, seed=options.seed)
-    hitrate_folder(run.file("attributions.parquet"), Path(options.index), run.file(name), hit, progress=progress)
+                         controls=options.controls, control=options.control, seed=options.seed)
+    add_rows = None
+    if options.oracle:  # the positive control: what a method would have to match (SPEC 11.1)
+        signals = read_signals()
+        add_rows = partial(oracle_rows, signals=signals)
+    hitrate_folder(run.file("attributions.parquet"), Path(options.index), run.file(name), hit, progress=progress,
+                   add_rows=add_rows)
     run.mark_done(name, opts, [f"{name}/hitrates.parquet"], started)
     return run.file(name)
 
@@ -419,8 +440,9 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = $OMP_NUM_THREADS, else all)")
         for f in fields(options):
             flag = f"--{f.name.replace('_', '-')}"
-            if f.type in ("bool", bool):
-                p.add_argument(flag, dest=f.name, action="store_true")
+            if f.type in ("bool", bool):  # an option on by default gets its --no- form
+                p.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction if f.default else "store_true",
+                               default=f.default)
             elif f.name == "device":
                 p.add_argument(flag, dest=f.name, choices=("auto", "cpu", "cuda"), default=f.default)
             elif f.name == "protocol":
@@ -428,6 +450,9 @@ def build_parser() -> argparse.ArgumentParser:
             elif f.name == "beta":
                 p.add_argument(flag, dest=f.name, choices=("spec", "none"), default=f.default,
                                help="none: every matching entry weighs 1 (SPEC 9.1)")
+            elif f.name == "control":
+                p.add_argument(flag, dest=f.name, choices=("rotation", "aa-permuted"), default=f.default,
+                               help="aa-permuted: the scores permuted among residues of one amino acid (SPEC 11.4)")
             else:
                 p.add_argument(flag, dest=f.name, type=type(f.default), default=f.default,
                                help=f"default: {f.default}")

@@ -325,3 +325,42 @@ def test_paper_protocol_hand_computed(tmp_path):
     assert pd.isna(spec.loc["Z9", "hitrate_true"])                               # SPEC 7: undefined
     # SPEC 6 thresholds 5-residue window means: single-residue spikes (0.2 a window) stay below mean + 2 sd
     assert spec.loc["E1", "n_peptides"] == 0 and pd.isna(spec.loc["E1", "hitrate_true"])
+
+
+def test_aa_permuted_control_keeps_composition_and_moves_places(fixture_index, attributions, tmp_path):
+    """SPEC 11.4: a score that knows only the amino acid equals its aa-permuted copies (control = observed,
+    p = 1 on every protein), while its rotations differ; a peak at a family peptide loses it in the copies."""
+    from pslindex.extract import aa_permute_scores
+
+    rows = pd.read_parquet(attributions)
+    rows = rows[rows.method == "attention"].reset_index(drop=True)
+    weight = {a: (i + 1) / 20 for i, a in enumerate("ACDEFGHIKLMNPQRSTVWY")}
+    composition = rows.assign(method="composition", scores=[  # seen where attention is, around a family peptide
+        np.where(np.isnan(np.asarray(r.scores, dtype=np.float64)), np.nan, [weight[a] ** 4 for a in r.sequence])
+        for r in rows.itertuples()])
+    path = tmp_path / "attributions.parquet"
+    pd.concat([rows, composition], ignore_index=True).to_parquet(path, index=False)
+    seq = rows.sequence[0]
+    copy = aa_permute_scores(seq, np.asarray(rows.scores[0], dtype=np.float64), np.random.default_rng(1))
+    for a in set(seq):  # each amino acid keeps its own scores
+        where = [i for i, x in enumerate(seq) if x == a]
+        assert sorted(np.nan_to_num(copy[where], nan=-1)) == sorted(np.nan_to_num(rows.scores[0][where], nan=-1))
+    out = {}
+    for control in ("aa-permuted", "rotation"):
+        options = hitrate.HitRateOptions(k=1.0, controls=4, control=control)  # k=1: the 10-mer peaks (peak_at)
+        hitrate.hitrate_folder(path, fixture_index, tmp_path / control, options)
+        out[control] = pd.read_parquet(tmp_path / control / "hitrates.parquet").set_index(["method", "accession"])
+        with duckdb.connect(str(tmp_path / control / "hitrates.duckdb"), read_only=True) as con:
+            assert dict(con.execute("SELECT key, value FROM settings").fetchall())["control"] == control
+            copies = con.execute("""SELECT a.method, p.row_id, p.rotation, list(p.start ORDER BY p.start) AS starts
+                FROM peptides p JOIN attributions a USING (row_id) GROUP BY ALL""").df()
+        same = copies.groupby(["method", "row_id"]).starts.agg(
+            lambda v: len(v) == 5 and all(list(x) == list(v.iloc[0]) for x in v))  # each copy: the row's own peptides
+        assert len(same["composition"]) >= 3 and same["composition"].all() == (control == "aa-permuted")
+        assert not same["attention"].all()  # a peak at a place moves in both kinds of copies
+    aa = out["aa-permuted"].loc["composition"]
+    defined = aa.hitrate_true.notna() & aa.control_hitrate_true.notna()
+    assert defined.sum() >= 3
+    assert np.allclose(aa.hitrate_true[defined], aa.control_hitrate_true[defined]) and (aa.p_true[defined] == 1).all()
+    rotated = out["rotation"].loc["composition"]
+    assert not np.allclose(rotated.hitrate_true[defined], rotated.control_hitrate_true[defined])

@@ -160,3 +160,42 @@ def test_a_method_that_is_the_ramp_has_margin_zero(signals):
     shaped = make_attributions(data, "attention", lambda i, seq: (list(rows.codes)[i] == 1) - np.arange(len(seq)) / 1e5)
     m = positional_margins(per_protein(shaped, signals, seed=0), n_boot=200).set_index(["signal", "metric"])
     assert m.loc[("SP", "auprc")].margin >= 0
+
+
+def test_oracle_scores_exactly_the_annotated_residues(signals, tmp_path, debian_index):
+    """SPEC 11.1: 1 on signal residues, 0 elsewhere, NaN where unseen, the model's own prediction; no row for a
+    protein without an annotation or with another sequence; and its peptides go through the hit rate."""
+    from pslindex.attributions import write_attributions
+    from pslindex.hitrate import HitRateOptions, hitrate_folder
+    from pslmodels.data import MAX_LEN, to_full_coordinates, truncate
+    from pslmodels.signals import ORACLE, oracle_rows
+
+    long = signals[signals.sequence.str.len() > MAX_LEN + 50].head(1)
+    short = signals[signals.codes.map(lambda c: (c == 1).any() and len(c) < 400)].head(3)
+    rows = pd.concat([long, short])
+    data = [(r.accession, "Extracellular", r.sequence) for r in rows.itertuples()]
+    data.append(("P00000", "Nucleus", "MKVLAAGIVLLLSAAQA"))  # no annotation
+    seen = lambda i, seq: to_full_coordinates(np.ones(len(truncate(seq)[0])), len(seq))  # noqa: E731
+    attention = make_attributions(data, "attention", seen, pred_for=lambda i, label: "Cytoplasm" if i == 1 else label)
+    uniform = make_attributions(data, "uniform", seen, pred_for=lambda i, label: "Nucleus")
+    frame = pd.concat([uniform, attention], ignore_index=True)
+    frame.loc[frame.accession == short.accession.iloc[2], "sequence"] = "M" * len(short.sequence.iloc[2])
+    oracle = oracle_rows(frame, signals).set_index("accession")
+    assert set(oracle.index) == set(rows.accession[:3]) and set(oracle.method) == {ORACLE}
+    for r in rows.head(3).itertuples():
+        scores = np.asarray(oracle.loc[r.accession, "scores"], dtype=np.float64)
+        kept = truncate(r.sequence)[1]
+        assert np.isnan(np.delete(scores, kept)).all() and len(np.delete(scores, kept)) == len(r.sequence) - len(kept)
+        assert (scores[kept] == (r.codes[kept] != 0)).all()
+    assert oracle.loc[rows.accession.iloc[1], "pred_label"] == "Cytoplasm"  # attention's prediction, not uniform's
+    nothing = oracle_rows(frame[frame.accession == "P00000"], signals)  # no annotated protein: no rows, same columns
+    assert nothing.empty and list(nothing.columns) == list(frame.columns)
+    path = write_attributions(attention, tmp_path / "attributions.parquet")
+    hitrate_folder(path, debian_index, tmp_path / "hitrate", HitRateOptions(controls=2),
+                   add_rows=lambda f: oracle_rows(f, signals))
+    hits = pd.read_parquet(tmp_path / "hitrate" / "hitrates.parquet")
+    # SPEC 6 takes residues above mean + 2 sd: a 0/1 score has peptides only where under 20 % of it is signal
+    share = {r.accession: (r.codes[truncate(r.sequence)[1]] != 0).mean() for r in rows.itertuples()}
+    found = hits[hits.method == ORACLE].set_index("accession").n_peptides > 0
+    assert len(found) == 4 and found.to_dict() == {a: bool(v < 0.2) for a, v in share.items()}
+    assert found.sum() >= 2

@@ -76,12 +76,16 @@ def test_verdicts_table_states_each_claim_beside_its_control():
          "best_baseline": "n-ramp", "baseline_mean": 0.1, "margin": 0.8, "margin_lo": 0.7, "margin_hi": 0.9,
          "beats_position": True}])  # per signal type: not a verdict of the summary
     free = _hits("bilstm-att", "attention", [0.0] * 15)  # position-free: no better than its rotations
-    table = verdicts_table(hits, pd.DataFrame(), paper, margins, free_hits=free).set_index(["model", "method"])
-    spec, homologs, free, protocol, signal = table.columns
+    aa = _hits("bilstm-att", "attention", [0.05] * 14)  # above its aa-permuted copies (SPEC 11.4)
+    table = verdicts_table(hits, pd.DataFrame(), paper, margins, free_hits=free, aa_hits=aa
+                           ).set_index(["model", "method"])
+    spec, homologs, free, aa, protocol, signal = table.columns
+    assert "aa-permuted" in aa
     att = table.loc[("bilstm-att", "attention")]
     assert att[spec] == "+0.100 [+0.100, +0.100] above (n=12; 12:0 proteins, sign p=0.00049)"
     assert att[homologs] == "-"  # not computed
     assert att[free] == "+0.000 [+0.000, +0.000] no difference (n=15; 0:0 proteins; detects >= 0.000)"
+    assert att[aa].startswith("+0.050 [+0.050, +0.050] above (n=14; 14:0 proteins")
     assert att[protocol] == "-0.050 [-0.050, -0.050] below (n=20; 0:20 proteins, sign p=1.9e-06)"
     assert att[signal] == "-0.150 [-0.190, -0.110] loses vs n-ramp (n=40)"
     ig = table.loc[("bilstm-att", "ig")]

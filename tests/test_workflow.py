@@ -68,7 +68,8 @@ def test_tiny_run_goes_through_every_rule(tiny):
         assert (run / name).is_file(), name
     kept = root / "kept" / "bilstm-att-s0"
     assert sorted(p.name for p in kept.iterdir()) == sorted(
-        [n for n in stages.KEPT_FILES] + ["hitrate", "hitrate-paper", "hitrate-position-free"])
+        [n for n in stages.KEPT_FILES] + ["hitrate", "hitrate-paper", "hitrate-position-free",
+                                          "hitrate-position-free-aa-permuted"])
     # position-free (--beta none, tests/test_hitrate.py checks its values): the same peptides, matched the same
     spec, free = (pd.read_parquet(run / d / "hitrates.parquet").set_index("row_id")
                   for d in ("hitrate", "hitrate-position-free"))
@@ -115,10 +116,23 @@ def test_stage_is_idempotent_and_recomputes_on_other_options(tiny):
     assert run.file("diagnostics.csv").stat().st_mtime_ns != before and set(table.seed.dropna()) == {0}
 
 
+def test_attention_only_attributions_of_a_run(tiny, tmp_path):
+    """--ig-proteins -1 --occlusion-proteins -1 (the CPU analysis of later seeds): the attention methods alone,
+    and no IG completeness file that would claim IG was checked."""
+    root, _ = tiny
+    out = tmp_path / "attention-only"
+    assert stages.main(["attribute", str(root / "runs" / "bilstm-att-s0"), "--out", str(out), "--proteins", "6",
+                        "--ig-proteins", "-1", "--occlusion-proteins", "-1", "--device", "cpu"]) == 0
+    attributions = pd.read_parquet(out / "attributions.parquet")
+    assert set(attributions.method) == set(stages.ATTENTION_METHODS) and attributions.accession.nunique() == 6
+    assert not (out / "ig_completeness.parquet").exists() and (out / "kendall_tau.parquet").exists()
+
+
 @pytest.mark.parametrize("argv, message", [
     (["diagnose", "RUN", "--seeds", "0"], "--seeds 0: must be >= 1"),
     (["attribute", "RUN", "--ig-steps", "0"], "--ig-steps 0: must be >= 1"),
     (["hitrate", "RUN", "--controls", "-1"], "--controls -1: must be >= 0"),
+    (["attribute", "RUN", "--ig-proteins", "-2"], "--ig-proteins -2: must be >= -1"),
     (["diagnose", "NOWHERE"], "not a finished training run"),
     (["attribute", "RUN", "--device", "tpu"], "invalid choice"),
     (["diagnose", "RUN", "--out", "FILE"], "exists and is not a folder"),
