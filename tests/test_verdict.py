@@ -75,3 +75,18 @@ def test_calibration_counts_null_cells_that_exclude_zero_and_null_proteins_with_
     assert table.loc["all", "null cells"] == 25 and table.loc["all", "null proteins"] == 1000
     lo, hi = clopper_pearson(5, 100)
     assert lo < 0.05 < hi
+
+
+def test_calibration_counts_cells_that_share_proteins_as_dependent():
+    """One null cell that excludes 0 by chance, repeated over six models on the same proteins: six of six cells
+    exclude 0, which a binomial over cells calls far above 5 %; with the dependence kept (sign flips per protein)
+    it is one chance event."""
+    from pslmodels.verdict import calibration_table
+
+    rng = np.random.default_rng(3)
+    diffs = rng.normal(0, 0.1, 60)
+    diffs += 2.2 * diffs.std(ddof=1) / np.sqrt(60) - diffs.mean()  # t = 2.2: excluded, by chance
+    copies = pd.concat([_hits(f"m{i}", diffs, method="shifted").assign(p_true=0.5, p_pred=np.nan) for i in range(6)])
+    row = calibration_table({"copies": copies}).set_index("hit rate").loc["copies"]
+    assert row["excluding 0"].startswith("6 (100.0%") and row["t-interval, p (sign flips)"].startswith("6, p=")
+    assert float(row["t-interval, p (sign flips)"].split("p=")[1]) > 0.02 and row["above 5 %"] == "no"
