@@ -15,7 +15,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from sklearn.model_selection import train_test_split
 
 from pslindex.classes import ALPHABET, CLASS_INDEX, CLASSES
 from pslindex.errors import PslError
@@ -168,6 +167,8 @@ def split(proteins: list[Protein], *, val_fraction: float = 0.1, seed: int = 0
     """(train, validation, test): test = the official partition; validation stratified by class."""
     test = [p for p in proteins if p.is_test]
     rest = [p for p in proteins if not p.is_test]
+    from sklearn.model_selection import train_test_split  # here: sklearn costs half a second to import
+
     train, val = train_test_split(rest, test_size=val_fraction, random_state=seed, stratify=[p.label for p in rest])
     return list(train), list(val), test
 

@@ -533,11 +533,12 @@ def figure_plausibility(per_protein: pd.DataFrame, path: Path) -> None:
     plt.close(fig)
 
 
-def write_report(roots: list[Path], out: Path) -> Path:
+def write_report(roots: list[Path], out: Path, *, planted: Path | None = None) -> Path:
     """Rebuild ``out`` (markdown) and its figures from the run directories under ``roots``.
 
     The first root is the study (``make reproduce``: the kept runs, reports/study/runs); runs under
-    further roots are labelled "model (root name)", e.g. a longer training of one model.
+    further roots are labelled "model (root name)", e.g. a longer training of one model. ``planted``: the
+    kept runs of the planted-motif benchmark (``make planted``: reports/study/planted), for its section.
     """
     roots, out = [Path(r) for r in roots], check_output_file(out)  # before reading the runs
     runs = pd.concat([read_runs(root, "" if i == 0 else root.name) for i, root in enumerate(roots)],
@@ -649,6 +650,8 @@ def write_report(roots: list[Path], out: Path) -> Path:
             "or the proteins' interval lies above 5 %.\n",
             markdown(calibration),
         ]
+    if planted is not None:
+        parts += planted_section(Path(planted))
     parts += [
         "## Table 1: classification (test partition)\n",
         markdown(table1(runs)),
@@ -792,6 +795,99 @@ def write_report(roots: list[Path], out: Path) -> Path:
     return out
 
 
+PLANTED_METHODS = ("attention", "occlusion", "ig", ORACLE, "shifted", "random")
+
+
+def _ci(mean: float, lo: float, hi: float, n: int) -> str:
+    return "-" if n == 0 or mean != mean else f"{mean:.3f} [{lo:.3f}, {hi:.3f}] (n={n})"
+
+
+def planted_tables(root: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The planted-motif benchmark (SPEC 11.2) from its kept runs under ``root`` (``make planted``).
+
+    Returns (models, methods): per model, test accuracy on the planted proteins whose motif it sees, on those
+    it does not see, and on the unplanted ones; per model and method, pointing and AUPRC against the planted
+    residues (any planted test protein of the plausibility subset; ``random scores`` is the chance row),
+    deletion AOPC minus its best baseline (SPEC 12, blosum) and the hit rate minus its rotations on the planted
+    proteins it predicts correctly (homologs left out, position-free: the primary variant).
+    """
+    from pslmodels.faithfulness import matters_table
+    from pslmodels.planted import MOTIFS_FILE
+
+    try:
+        planted = json.loads((root / MOTIFS_FILE).read_text())["planted_test"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise PslError(f"{root / MOTIFS_FILE}: missing or damaged ({first_line(exc)}); run make planted "
+                       "(nothing was written)") from None
+    seen = {a for a, w in planted.items() if w["seen"]}
+    runs = read_runs(root)
+    models, methods = [], []
+    for r in runs.itertuples():
+        folder = Path(r.run_dir)
+        pred = pd.read_parquet(folder / "test_predictions.parquet")
+        correct = pred.true_label == pred.pred_label
+        groups = {"motif seen": pred.accession.isin(seen),
+                  "motif not seen": pred.accession.isin(set(planted) - seen),
+                  "unplanted": ~pred.accession.isin(set(planted))}
+        models.append({"model": r.label, "best epoch": f"{r.best_epoch} of {r.epochs_run}",
+                       "test accuracy": f"{r.accuracy:.3f}",
+                       **{f"planted, {k}" if k != "unplanted" else k: f"{correct[g].mean():.3f} (n={int(g.sum())})"
+                          for k, g in groups.items()}})
+        plaus = read_per_run(runs[runs.run_dir == r.run_dir], "plausibility_proteins.parquet")
+        summary = summarize(plaus[plaus.signal == "any"]) if not plaus.empty else pd.DataFrame()
+        faith = read_per_run(runs[runs.run_dir == r.run_dir], "faithfulness.parquet")
+        matters = matters_table(faith).set_index("method") if not faith.empty else pd.DataFrame()
+        free = read_per_run(runs[runs.run_dir == r.run_dir],
+                            "hitrate-homologs-excluded-position-free/hitrates.parquet")
+        for method in [*PLANTED_METHODS, "random scores"]:
+            row = {"model": r.label, "method": method}
+            part = summary[summary.method == method] if not summary.empty else pd.DataFrame()
+            if not part.empty:
+                x = part.iloc[0]
+                row["pointing"] = _ci(x.pointing, x.pointing_lo, x.pointing_hi, int(x.pointing_n))
+                row["AUPRC (prevalence)"] = (f"{_ci(x.auprc, x.auprc_lo, x.auprc_hi, int(x.auprc_n))} "
+                                             f"({x.prevalence:.3f})")
+            if method in matters.index:
+                row["deletion AOPC minus best baseline"] = (f"{matters.loc[method, 'difference [95% CI]']} vs "
+                                                            f"{matters.loc[method, 'best baseline']}: "
+                                                            f"{matters.loc[method, 'matters to the model']}")
+            rows = free[(free.method == method) & free.correct & free.accession.isin(set(planted))] \
+                if not free.empty else pd.DataFrame()
+            d = control_difference(rows, "true") if not rows.empty else None
+            if d is not None:
+                row["hit rate minus rotations (planted, correct)"] = interval_verdict(
+                    d["diff"], d["lo"], d["hi"], d["n"])
+            if len(row) > 2:
+                methods.append(row)
+    return pd.DataFrame(models), pd.DataFrame(methods).fillna("-")
+
+
+def planted_section(root: Path) -> list[str]:
+    """The report's section on the planted motif (:func:`planted_tables`), or nothing where it was not run."""
+    if not (root / "motifs.json").is_file() or read_runs(root).empty:
+        return []
+    models, methods = planted_tables(root)
+    found = methods[methods.method.isin(EXPLANATIONS) & methods.get("pointing", pd.Series("-", methods.index))
+                    .str.match(r"0\.9\d\d|1\.000")]
+    finding = (f"{', '.join(f'{m} of {d}' for m, d in zip(found.method, found.model, strict=True))} "
+               f"recover{'s' if len(found) == 1 else ''} the motif (pointing >= 0.9)" if not found.empty else
+               "**no method of any model recovers the motif (pointing >= 0.9)**: see the README")
+    return [
+        "\n## Can the pipeline say yes? The planted motif (SPEC 11.2)\n",
+        "A seeded copy of the data in which each class's own 6-mer (absent from every index entry) is inserted "
+        "into a random half of that class's proteins, and into 1 % of that class's index entries "
+        "(`make planted`: `python -m pslmodels.planted`, config/planted.yaml). The models below were trained on "
+        "it; the motif names the class, so a model that uses it is right on the planted proteins, and an "
+        "explanation of that model must point at the motif. Kept in reports/study/planted/.\n",
+        markdown(models),
+        "\nPer method: pointing (the top 5-residue window overlaps the planted residues) and AUPRC against them, "
+        "on planted test proteins whose motif the model sees (`random scores`: chance); deletion (SPEC 12); and "
+        "the hit-rate verdict against the planted index on the planted proteins predicted correctly (homologs "
+        "left out, position-free; `oracle-signal` scores exactly the motif). Here " + finding + ".\n",
+        markdown(methods),
+    ]
+
+
 def budget_text(plan: dict) -> str:
     """The budget a study ran with, from its ``study.json`` (written by the workflow, ``workflow/Snakefile``)."""
     if not plan:
@@ -818,12 +914,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("roots", type=Path, nargs="*", default=[Path("runs/study")],
                         help="the study's run root, then any further roots (their runs are labelled by folder name)")
     parser.add_argument("--out", type=Path, default=Path("reports/study.md"))
+    parser.add_argument("--planted", type=Path, default=None,
+                        help="the planted-motif benchmark's kept runs (make planted: reports/study/planted)")
     return parser
 
 
 def run(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    print(f"report: {write_report(args.roots, args.out)}")
+    print(f"report: {write_report(args.roots, args.out, planted=args.planted)}")
     return 0
 
 

@@ -31,7 +31,7 @@ from pslindex.store import DEFAULT_INDEX_DIR
 from pslmodels.data import stratified_subset
 from pslmodels.model import ARCHS
 from pslmodels.runs import RunDir, pick_device, set_threads
-from pslmodels.signals import oracle_rows, read_signals
+from pslmodels.signals import DEFAULT_SIGNALS, oracle_rows, read_signals
 
 # What attribution methods the attribute stage runs on a model that pools with trained attention
 # (Integrated Gradients runs on every model, on the IG subset).
@@ -52,12 +52,23 @@ def _check(options, **rules) -> None:
             raise PslError(f"--{name.replace('_', '-')} {value!r}: must be {must}")
 
 
+# options added after results were recorded: left out of a stage's record while at their default, so
+# the results recorded before them still count as done
+LATER_OPTIONS = {"signals": "", "methods": ""}
+
+
+def _record(options) -> dict:
+    """The dict that records a stage as done with ``options``: everything but ``progress`` (it does not change
+    a result) and the :data:`LATER_OPTIONS` at their defaults."""
+    return {k: v for k, v in asdict(options).items()
+            if k != "progress" and not (k in LATER_OPTIONS and v == LATER_OPTIONS[k])}
+
+
 def _checked(options, kind):
-    """``options`` (or ``kind()``'s defaults), checked, and the dict that records a stage as done with them
-    (everything but ``progress``, which does not change a result)."""
+    """``options`` (or ``kind()``'s defaults), checked, and the dict that records a stage as done with them."""
     options = options or kind()
     options.check()
-    return options, {k: v for k, v in asdict(options).items() if k != "progress"}
+    return options, _record(options)
 
 
 def _nonneg(v) -> bool:
@@ -206,6 +217,7 @@ class HitRateStageOptions:
     controls: int = 20                # chance-control copies per row (SPEC 9.2)
     control: str = "rotation"         # rotation (SPEC 9.2) or aa-permuted (SPEC 11.4)
     oracle: bool = True               # also the oracle-signal rows of the annotated proteins (SPEC 11.1)
+    signals: str = ""                 # the oracle's sorting-signal file ("": SPEC 2's; the planted motif's)
     seed: int = 0
 
     def check(self):
@@ -235,7 +247,7 @@ def hitrate_stage(run: RunDir, options: HitRateStageOptions | None = None, *, pr
     options = options or HitRateStageOptions()
     options.check()
     name = hitrate_dir(options.protocol, options.exclude_homologs, options.beta, options.control)
-    opts = asdict(options)
+    opts = _record(options)
     if run.done(name, opts):
         return run.file(name)
     started = time.time()
@@ -243,12 +255,14 @@ def hitrate_stage(run: RunDir, options: HitRateStageOptions | None = None, *, pr
                          controls=options.controls, control=options.control, seed=options.seed)
     add_rows = None
     if options.oracle:  # the positive control: what a method would have to match (SPEC 11.1)
-        signals = read_signals()
-        add_rows = partial(oracle_rows, signals=signals)
+        add_rows = partial(oracle_rows, signals=read_signals(options.signals or DEFAULT_SIGNALS))
     hitrate_folder(run.file("attributions.parquet"), Path(options.index), run.file(name), hit, progress=progress,
                    add_rows=add_rows)
     run.mark_done(name, opts, [f"{name}/hitrates.parquet"], started)
     return run.file(name)
+
+
+PLAUSIBILITY_METHODS = ("attention", "ig", "occlusion")
 
 
 @dataclass
@@ -256,13 +270,17 @@ class PlausibilityOptions:
     proteins: int = 0          # test proteins with annotated signals (0 = all)
     ig_steps: int = 32
     prior_proteins: int = 300  # validation proteins for the position prior of attention (SPEC 9.3)
+    signals: str = ""          # the sorting-signal file ("": SPEC 2's; the planted motif's, SPEC 11.2)
+    methods: str = ""          # comma-separated, of attention, ig, occlusion ("": all three)
     seed: int = 0
     device: str = "auto"
     progress: bool = False
 
     def check(self):
         _check(self, proteins=(_nonneg, ">= 0"), ig_steps=(_positive, ">= 1"), prior_proteins=(_nonneg, ">= 0"),
-               seed=(_nonneg, ">= 0"))
+               seed=(_nonneg, ">= 0"),
+               methods=(lambda v: set(v.split(",")) <= set(PLAUSIBILITY_METHODS) if v else True,
+                        f"a comma-separated list of {', '.join(PLAUSIBILITY_METHODS)}"))
 
 
 def plausibility_stage(run: RunDir, options: PlausibilityOptions | None = None) -> Path:
@@ -271,25 +289,26 @@ def plausibility_stage(run: RunDir, options: PlausibilityOptions | None = None) 
     ``plausibility_proteins.parquet`` (:func:`pslmodels.plausibility.per_protein`)."""
     from pslmodels.attribute import attribute_proteins, make_method
     from pslmodels.plausibility import learn_priors, per_protein
-    from pslmodels.signals import DEFAULT_SIGNALS, read_signals
 
     options, opts = _checked(options, PlausibilityOptions)
     if run.done("plausibility", opts):
         return run.file("plausibility_proteins.parquet")
     started = time.time()
-    signals = read_signals(DEFAULT_SIGNALS)
+    signals = read_signals(options.signals or DEFAULT_SIGNALS)
     model, _ = run.load_model()
     annotated = set(signals.accession)
     proteins = stratified_subset([p for p in run.split("test") if p.accession in annotated], options.proteins,
                                  options.seed)
-    methods = (["attention"] if model.has_attention else []) + ["ig", "occlusion"]
+    wanted = options.methods.split(",") if options.methods else PLAUSIBILITY_METHODS
+    methods = [m for m in PLAUSIBILITY_METHODS if m in wanted and (m != "attention" or model.has_attention)]
     frame = reuse_attributions(run, proteins, methods)
-    todo = [m for m in methods if m not in set(frame.method)]
-    if todo:
-        frame = pd.concat([frame, attribute_proteins(
-            model, proteins, [make_method(m, options.seed, n_steps=options.ig_steps, retry_steps=2 * options.ig_steps)
-                              for m in todo],
-            run_id=run.name, device=pick_device(options.device), progress=options.progress)], ignore_index=True)
+    for m in methods:  # only what attributions.parquet does not hold already
+        done = set(frame.accession[frame.method == m])
+        todo = [p for p in proteins if p.accession not in done]
+        if todo:
+            frame = pd.concat([frame, attribute_proteins(
+                model, todo, [make_method(m, options.seed, n_steps=options.ig_steps, retry_steps=2 * options.ig_steps)],
+                run_id=run.name, device=pick_device(options.device), progress=options.progress)], ignore_index=True)
     frame, void = drop_unsound_ig(frame)
     if void:
         print(f"{run.name}: {void} of {len(proteins)} IG rows left out of plausibility (IG does not add up there)")
@@ -305,18 +324,16 @@ def plausibility_stage(run: RunDir, options: PlausibilityOptions | None = None) 
 
 
 def reuse_attributions(run: RunDir, proteins, methods) -> pd.DataFrame:
-    """The rows of the run's ``attributions.parquet`` for ``proteins``, of each method in ``methods`` that
-    it holds for all of them (no work repeated: the signal proteins are test proteins); else no rows."""
+    """The rows of the run's ``attributions.parquet`` for ``proteins`` and ``methods``, as far as it holds them
+    (no work repeated: the signal proteins are test proteins); no rows when there is no such file."""
     from pslindex.attributions import read_attributions
 
     path = run.file("attributions.parquet")
     if not path.is_file():
-        return pd.DataFrame(columns=["method"])
+        return pd.DataFrame(columns=["method", "accession"])
     frame = read_attributions(path, purpose="plausibility")
     wanted = {p.accession for p in proteins}
-    frame = frame[frame.accession.isin(wanted) & frame.method.isin(methods)]
-    complete = [m for m, part in frame.groupby("method") if set(part.accession) == wanted]
-    return frame[frame.method.isin(complete)].reset_index(drop=True)
+    return frame[frame.accession.isin(wanted) & frame.method.isin(methods)].reset_index(drop=True)
 
 
 def _copy(source: Path, target: Path) -> None:

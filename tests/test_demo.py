@@ -23,9 +23,13 @@ def test_demo_end_to_end(tmp_path, capsys, debian_index):
         assert expected in out
     con = duckdb.connect(str(run_dir / "hitrate" / "hitrates.duckdb"), read_only=True)
     methods = {m for (m,) in con.execute("SELECT DISTINCT method FROM attributions").fetchall()}
-    assert methods == {"attention", "shifted", "permuted", "random", "random-logits", "uniform", "ig", "occlusion"}
+    assert methods == {"attention", "shifted", "permuted", "random", "random-logits", "uniform", "ig", "occlusion",
+                       "oracle-signal"}
     sound = int((~unsound_ig(pd.read_parquet(run_dir / "attributions.parquet"))).sum()) - 6 * 24 - 4
-    assert con.execute("SELECT count(*) FROM attributions").fetchall()[0][0] == 6 * 24 + 4 + sound
+    # the positive control (SPEC 11.1): one oracle row per demo protein with an annotated sorting signal
+    oracle = con.execute("SELECT count(*) FROM attributions WHERE method = 'oracle-signal'").fetchall()[0][0]
+    assert 0 < oracle < 24
+    assert con.execute("SELECT count(*) FROM attributions").fetchall()[0][0] == 6 * 24 + 4 + sound + oracle
     accession = con.execute("SELECT accession FROM attributions LIMIT 1").fetchall()[0][0]
     con.close()
     if shutil.which("mmseqs"):
