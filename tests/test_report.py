@@ -166,3 +166,31 @@ def test_paper_layout_puts_the_published_value_and_our_difference_in_each_cell()
     table = paper_layout_table(rows, rows, [("bilstm-att", "attention"), ("cnn35-att", "attention")])
     assert table.loc[0, "correct"].startswith("0.559 \\| 0.500 (-0.059) \\| 0.500")
     assert table.loc[0, "model"] == "LSTM-Att"
+
+
+def test_planted_section_reads_the_kept_benchmark():
+    """The planted-motif table (SPEC 11.2) from the committed runs of `make planted`: its accuracies equal
+    a count over the kept predictions, and each explanation has pointing, deletion and a hit-rate cell."""
+    import json
+    from pathlib import Path
+
+    from conftest import REPO
+    from pslmodels.planted import MOTIFS_FILE
+    from pslmodels.report import planted_section, planted_tables
+
+    root = REPO / "reports" / "study" / "planted"
+    planted = json.loads((root / MOTIFS_FILE).read_text())["planted_test"]
+    models, methods = planted_tables(root)
+    assert set(models.model) == {"bilstm-att", "cnn3-5-7-11-att"}
+    for row in models.to_dict("records"):
+        pred = pd.read_parquet(Path(root, f"{row['model']}-s0", "test_predictions.parquet"))
+        seen = pred[pred.accession.isin({a for a, w in planted.items() if w["seen"]})]
+        assert row["planted, motif seen"] == f"{(seen.true_label == seen.pred_label).mean():.3f} (n={len(seen)})"
+    for model in models.model:
+        rows = methods[methods.model == model].set_index("method")
+        for method in ("attention", "occlusion"):
+            assert rows.loc[method, "pointing"] != "-" and "matters" not in rows.loc[method, "pointing"]
+            assert rows.loc[method, "deletion AOPC minus best baseline"].endswith(("yes", "no", "undecided"))
+        assert rows.loc["random scores", "pointing"] != "-"
+    text = "\n".join(planted_section(root))
+    assert "The planted motif (SPEC 11.2)" in text and "recover" in text
