@@ -868,7 +868,9 @@ def planted_tables(root: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 def planted_section(root: Path) -> list[str]:
     """The report's section on the planted motif (:func:`planted_tables`), or nothing where it was not run."""
-    if not (root / "motifs.json").is_file() or read_runs(root).empty:
+    from pslmodels.planted import MOTIFS_FILE
+
+    if not (root / MOTIFS_FILE).is_file() or read_runs(root).empty:
         return []
     models, methods = planted_tables(root)
     if methods.empty:
